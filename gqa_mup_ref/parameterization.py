@@ -1,0 +1,413 @@
+"""The single source of every scaling rule: init, Adam learning rate, weight decay, multipliers.
+
+A parameterization is data. For each parameter *role* of a decoder-only GQA transformer it gives
+four ``sympy`` expressions in the shape symbols
+
+    m    = width / base_width           (width multiplier)
+    m_L  = depth / base_depth           (depth multiplier)
+    r    = n_head / n_kv_head           (how many query heads share one key/value head)
+    d    = width / n_head               (head dimension)
+
+namely the init std (in units of a base std σ₀), the Adam learning-rate factor (times a base LR η),
+the weight-decay factor (times a base decay λ) and a forward multiplier; plus the attention-logit
+scale and the residual-branch multiplier. The same expressions are printed in the book's tables,
+evaluated for the model and the optimizer, and shown by ``python -m gqa_mup_ref rules``.
+
+Named parameterizations (``PARAMETERIZATIONS``):
+
+* ``sp``: standard practice (GPT-2/nanoGPT): ``N(0, σ₀²)`` everywhere, one LR, logits ``1/√d``,
+  no depth scaling. The GQA-μP authors' SP baseline used PyTorch's default init instead.
+* ``mup``: μP (Tensor Programs V, Table 3) with CompleteP depth scaling (Dey et al. 2025, α = 1);
+  keys and values are treated as any hidden matrix.
+* ``gqa-mup``: ``mup`` with the key/value Adam LR multiplied by ``c(r) = (1 + √r) / 2`` and their
+  weight decay divided by it (GQA-μP, arXiv:2605.15290, as in the authors' released code).
+
+Options: ``kv_factor`` picks another key/value factor from ``KV_FACTORS`` (ablations) and ``alpha``
+the CompleteP depth exponent (``0`` switches depth scaling off; Dey et al. study ``α ∈ [½, 1]``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import sympy
+
+from .spectral import rank_correction
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+__all__ = [
+    "ROLES",
+    "HIDDEN_ROLES",
+    "KV_FACTORS",
+    "PARAMETERIZATIONS",
+    "Shape",
+    "Rule",
+    "Rules",
+    "SymbolicRule",
+    "Parameterization",
+    "get_parameterization",
+    "adamw_param_groups",
+    "build_adamw",
+    "rules_markdown",
+    "rules_text",
+]
+
+m, m_L, r, d = sympy.symbols("m m_L r d", positive=True)
+SYMBOLS = {
+    "m": "width multiplier n / n_base",
+    "m_L": "depth multiplier L / L_base",
+    "r": "query heads per key/value head, H / H_kv",
+    "d": "head dimension n / H",
+}
+
+ROLES = (
+    "embedding",
+    "query",
+    "key",
+    "value",
+    "attn_out",
+    "mlp_in",
+    "mlp_out",
+    "unembedding",
+    "norm",
+)
+"""Every parameter of :class:`gqa_mup_ref.model.GQATransformer` has exactly one of these roles."""
+
+HIDDEN_ROLES = ("query", "attn_out", "mlp_in", "mlp_out")
+"""Matrices whose fan-in and fan-out both grow with width (besides keys and values)."""
+
+KV_FACTORS: dict[str, tuple[sympy.Expr, str]] = {
+    "none": (sympy.Integer(1), "keys/values learn like every hidden matrix (plain μP)"),
+    "gqa": (rank_correction(r), "(1 + √r)/2: the rank correction of the repeated operator (GQA-μP)"),
+    "alt": (2 * rank_correction(r), "1 + √r: twice the GQA-μP factor (an earlier variant)"),
+    "sqrt-r": (sympy.sqrt(r), "√r: the norm ratio of the repeated operator to W_K alone"),
+    "inv-sqrt-r": (1 / sympy.sqrt(r), "1/√r: an early rule that shrank the KV learning rate"),
+    "r-sqrt-r": ((r + sympy.sqrt(r)) / 2, "(r + √r)/2: another candidate in the authors' code"),
+}
+"""Candidate key/value LR factors ``name -> (expression in r, description)``; all equal 1 at r = 1."""
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The sizes a rule depends on. ``base_width``/``base_depth`` are the proxy model's (m = m_L = 1)."""
+
+    width: int
+    depth: int
+    n_head: int
+    n_kv_head: int
+    base_width: int | None = None
+    base_depth: int = 1
+
+    def __post_init__(self) -> None:
+        if self.base_width is None:
+            object.__setattr__(self, "base_width", self.width)
+        for name in ("width", "depth", "n_head", "n_kv_head", "base_width", "base_depth"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"{name}={value!r} must be an integer")
+            if value < 1:
+                raise ValueError(f"{name}={value} must be a positive integer")
+        if self.n_head % self.n_kv_head:
+            divisors = [k for k in range(1, self.n_head + 1) if self.n_head % k == 0]
+            raise ValueError(
+                f"n_head={self.n_head} is not divisible by n_kv_head={self.n_kv_head}; "
+                f"choose n_kv_head in {{{', '.join(map(str, divisors))}}}"
+            )
+        if self.width % self.n_head:
+            raise ValueError(
+                f"width={self.width} is not divisible by n_head={self.n_head}; "
+                f"choose a width that is a multiple of {self.n_head} (head dim = width / n_head)"
+            )
+
+    @property
+    def head_dim(self) -> int:
+        return self.width // self.n_head
+
+    @property
+    def r(self) -> int:
+        """Repetition ``H / H_kv``: 1 is multi-head attention, ``H`` is multi-query attention."""
+        return self.n_head // self.n_kv_head
+
+    @property
+    def width_multiplier(self) -> float:
+        return self.width / self.base_width
+
+    @property
+    def depth_multiplier(self) -> float:
+        return self.depth / self.base_depth
+
+    def substitutions(self) -> dict[sympy.Symbol, sympy.Expr]:
+        """Values of the shape symbols, exact (rationals), for evaluating rules."""
+        return {
+            m: sympy.Rational(self.width, self.base_width),
+            m_L: sympy.Rational(self.depth, self.base_depth),
+            r: sympy.Integer(self.r),
+            d: sympy.Integer(self.head_dim),
+        }
+
+
+@dataclass(frozen=True)
+class SymbolicRule:
+    """A role's rule as expressions in ``m, m_L, r, d``. ``init_std`` is in units of σ₀."""
+
+    init_std: sympy.Expr
+    lr_factor: sympy.Expr
+    wd_factor: sympy.Expr
+    multiplier: sympy.Expr
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A role's rule evaluated for one shape. ``init_std`` is absolute (σ₀ included)."""
+
+    init_std: float
+    lr_factor: float
+    wd_factor: float
+    multiplier: float
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Everything a model and its optimizer need to know about scale, for one shape."""
+
+    parameterization: str
+    kv_factor: str
+    alpha: float
+    shape: Shape
+    base_init_std: float
+    groups: dict[str, Rule]
+    attention_scale: float
+    residual_multiplier: float
+
+    def to_dict(self) -> dict:
+        """JSON-ready form (the ``rules --json`` contract of the command line)."""
+        return {
+            "parameterization": self.parameterization,
+            "kv_factor": self.kv_factor,
+            "alpha": self.alpha,
+            "shape": dataclasses.asdict(self.shape)
+            | {"head_dim": self.shape.head_dim, "r": self.shape.r},
+            "width_multiplier": self.shape.width_multiplier,
+            "depth_multiplier": self.shape.depth_multiplier,
+            "base_init_std": self.base_init_std,
+            "groups": {role: dataclasses.asdict(rule) for role, rule in self.groups.items()},
+            "attention_scale": self.attention_scale,
+            "residual_multiplier": self.residual_multiplier,
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+
+@dataclass(frozen=True)
+class Parameterization:
+    """A named family of rules; see the module docstring for the named ones.
+
+    ``width_scaling=False`` gives ``sp``. ``kv_factor`` names an entry of ``KV_FACTORS``.
+    ``alpha`` is the CompleteP depth exponent: residual branches are multiplied by ``m_L^(−α)``
+    and hidden/norm learning rates by ``m_L^(α−1)``; ``alpha=0`` turns depth scaling off.
+    """
+
+    name: str
+    width_scaling: bool = True
+    kv_factor: str = "none"
+    alpha: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.kv_factor not in KV_FACTORS:
+            raise ValueError(
+                f"unknown kv_factor={self.kv_factor!r}; choose one of {', '.join(KV_FACTORS)}"
+            )
+        if not (self.alpha == 0 or 0.5 <= self.alpha <= 1):
+            raise ValueError(
+                f"alpha={self.alpha} is outside CompleteP's range; use 0 (no depth scaling) "
+                "or a value in [0.5, 1] (1 is CompleteP)"
+            )
+        if not self.width_scaling and (self.kv_factor != "none" or self.alpha != 0):
+            raise ValueError(
+                "sp has no width, depth or key/value scaling; use 'mup' or 'gqa-mup' "
+                "to set kv_factor or alpha"
+            )
+
+    def symbolic(self) -> tuple[dict[str, SymbolicRule], sympy.Expr, sympy.Expr]:
+        """``(rules per role, attention scale, residual multiplier)`` as expressions."""
+        one, zero = sympy.Integer(1), sympy.Integer(0)
+        if not self.width_scaling:
+            matrix = SymbolicRule(one, one, one, one)
+            rules = {role: matrix for role in ROLES} | {"norm": SymbolicRule(zero, one, zero, one)}
+            return rules, 1 / sympy.sqrt(d), one
+
+        alpha = sympy.nsimplify(self.alpha)
+        # CompleteP: the residual branch shrinks as m_L^-α and hidden Adam LRs grow as m_L^(α-1).
+        depth_lr = m_L ** (alpha - 1) if alpha != 0 else one
+        residual = m_L ** (-alpha)
+        # μP for Adam: hidden init 1/√m (σ ∝ 1/√fan_in), LR 1/m; decay is the LR's inverse, so
+        # AdamW's per-step shrink η·λ does not change with shape ("independent weight decay").
+        hidden_lr = depth_lr / m
+        kv_lr = KV_FACTORS[self.kv_factor][0] * hidden_lr
+        hidden = SymbolicRule(1 / sympy.sqrt(m), hidden_lr, 1 / hidden_lr, one)
+        key_value = SymbolicRule(1 / sympy.sqrt(m), kv_lr, 1 / kv_lr, one)
+        rules = {
+            "embedding": SymbolicRule(one, one, zero, one),
+            **{role: hidden for role in HIDDEN_ROLES},
+            "key": key_value,
+            "value": key_value,
+            # Output layer: the 1/m multiplier on logits is μP's Θ(1/n) output scale, taken in the
+            # forward pass so that init and Adam LR stay width-independent.
+            "unembedding": SymbolicRule(one, one, one, 1 / m),
+            "norm": SymbolicRule(zero, depth_lr, zero, one),
+        }
+        return {role: rules[role] for role in ROLES}, 1 / d, residual
+
+    def rules(self, shape: Shape, base_init_std: float = 0.02) -> Rules:
+        """Evaluate every rule for ``shape``; ``base_init_std`` is σ₀."""
+        if not base_init_std > 0:
+            raise ValueError(f"base_init_std={base_init_std} must be positive (0.02 is customary)")
+        symbolic, attention, residual = self.symbolic()
+        values = shape.substitutions()
+
+        def number(expr: sympy.Expr) -> float:
+            return float(sympy.sympify(expr).subs(values))
+
+        groups = {
+            role: Rule(
+                init_std=base_init_std * number(rule.init_std),
+                lr_factor=number(rule.lr_factor),
+                wd_factor=number(rule.wd_factor),
+                multiplier=number(rule.multiplier),
+            )
+            for role, rule in symbolic.items()
+        }
+        return Rules(
+            parameterization=self.name,
+            kv_factor=self.kv_factor,
+            alpha=float(self.alpha),
+            shape=shape,
+            base_init_std=base_init_std,
+            groups=groups,
+            attention_scale=number(attention),
+            residual_multiplier=number(residual),
+        )
+
+
+PARAMETERIZATIONS: dict[str, Parameterization] = {
+    "sp": Parameterization("sp", width_scaling=False, alpha=0.0),
+    "mup": Parameterization("mup", kv_factor="none"),
+    "gqa-mup": Parameterization("gqa-mup", kv_factor="gqa"),
+}
+
+
+def get_parameterization(
+    name: str | Parameterization, kv_factor: str | None = None, alpha: float | None = None
+) -> Parameterization:
+    """Look up a named parameterization, optionally overriding its KV factor or depth exponent."""
+    if isinstance(name, Parameterization):
+        base = name
+    else:
+        try:
+            base = PARAMETERIZATIONS[name]
+        except KeyError:
+            raise ValueError(
+                f"unknown parameterization {name!r}; choose one of {', '.join(PARAMETERIZATIONS)}"
+            ) from None
+    changes = {k: v for k, v in (("kv_factor", kv_factor), ("alpha", alpha)) if v is not None}
+    return dataclasses.replace(base, **changes) if changes else base
+
+
+def adamw_param_groups(model: torch.nn.Module, lr: float, weight_decay: float) -> list[dict]:
+    """AdamW parameter groups, one per role: ``lr · lr_factor`` and ``weight_decay · wd_factor``.
+
+    ``model`` must offer ``rules`` (a :class:`Rules`) and ``parameters_by_role()``, as
+    :class:`gqa_mup_ref.model.GQATransformer` does. PyTorch's AdamW shrinks a parameter by
+    ``lr · weight_decay`` per step, so the product, not ``weight_decay`` alone, is what is invariant.
+    """
+    groups = []
+    for role, params in model.parameters_by_role().items():
+        rule = model.rules.groups[role]
+        groups.append(
+            {
+                "params": params,
+                "lr": lr * rule.lr_factor,
+                "weight_decay": weight_decay * rule.wd_factor,
+                "role": role,
+            }
+        )
+    return groups
+
+
+def build_adamw(
+    model: torch.nn.Module,
+    lr: float,
+    weight_decay: float = 0.0,
+    betas: tuple[float, float] = (0.9, 0.95),
+    eps: float = 1e-8,
+) -> torch.optim.AdamW:
+    """AdamW over :func:`adamw_param_groups` (β = (0.9, 0.95) as in the GQA-μP experiments)."""
+    import torch
+
+    if not lr > 0:
+        raise ValueError(f"lr={lr} must be positive")
+    if weight_decay < 0:
+        raise ValueError(f"weight_decay={weight_decay} must be non-negative")
+    return torch.optim.AdamW(adamw_param_groups(model, lr, weight_decay), betas=betas, eps=eps)
+
+
+# ----------------------------------------------------------------------------- rendering
+
+_COLUMNS = ("init std / σ₀", "Adam LR / η", "weight decay / λ", "multiplier")
+
+
+def _latex(expr: sympy.Expr) -> str:
+    return f"${sympy.latex(expr)}$"
+
+
+def rules_markdown(param: Parameterization | str, shape: Shape | None = None) -> str:
+    """The rule table as Markdown: formulas (LaTeX) or, given a shape, their values."""
+    param = get_parameterization(param)
+    if shape is None:
+        symbolic, attention, residual = param.symbolic()
+        rows = [
+            [role] + [_latex(getattr(rule, f.name)) for f in dataclasses.fields(rule)]
+            for role, rule in symbolic.items()
+        ]
+        extra = f"Attention logits × {_latex(attention)}; each residual branch × {_latex(residual)}."
+    else:
+        rules = param.rules(shape)
+        rows = [
+            [role, f"{rule.init_std / rules.base_init_std:.4g}", f"{rule.lr_factor:.4g}",
+             f"{rule.wd_factor:.4g}", f"{rule.multiplier:.4g}"]
+            for role, rule in rules.groups.items()
+        ]
+        extra = (f"Attention logits × {rules.attention_scale:.4g}; "
+                 f"each residual branch × {rules.residual_multiplier:.4g}.")
+    lines = ["| role | " + " | ".join(_COLUMNS) + " |", "|---" * (len(_COLUMNS) + 1) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n\n" + extra
+
+
+def rules_text(rules: Rules) -> str:
+    """The rule table as aligned plain text (for the terminal)."""
+    s = rules.shape
+    header = (
+        f"{rules.parameterization} (kv_factor={rules.kv_factor}, alpha={rules.alpha:g}) for "
+        f"width={s.width} (m={s.width_multiplier:g}), depth={s.depth} (m_L={s.depth_multiplier:g}), "
+        f"heads={s.n_head}, kv_heads={s.n_kv_head} (r={s.r}), head_dim={s.head_dim}"
+    )
+    names = ("role", "init_std", "lr_factor", "wd_factor", "multiplier")
+    rows = [names] + [
+        (role, f"{g.init_std:.6g}", f"{g.lr_factor:.6g}", f"{g.wd_factor:.6g}", f"{g.multiplier:.6g}")
+        for role, g in rules.groups.items()
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(names))]
+    body = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    footer = (
+        f"attention_scale = {rules.attention_scale:.6g}   "
+        f"residual_multiplier = {rules.residual_multiplier:.6g}   (init_std absolute, σ₀ = "
+        f"{rules.base_init_std:g}; LR, decay are factors on the base values)"
+    )
+    return "\n".join([header, *body, footer])

@@ -1,0 +1,200 @@
+"""One training run: a configuration in, a small result record out.
+
+``train(RunConfig(...))`` builds the model and its AdamW groups from the parameterization, trains
+with linear warm-up then cosine (or linear) decay and gradient clipping, and returns a
+:class:`RunResult`. A run whose loss becomes NaN/inf (or explodes) stops there and is recorded as
+diverged: it never raises, so a sweep can go on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from .data import Corpus, load_corpus
+from .model import GQATransformer, ModelConfig
+from .parameterization import Shape, build_adamw, get_parameterization
+
+__all__ = ["RunConfig", "RunResult", "build", "lr_multiplier", "train"]
+
+SCHEDULES = ("cosine", "linear", "constant")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a run's result (on a given device and torch version)."""
+
+    parameterization: str = "gqa-mup"
+    kv_factor: str | None = None  # None: the parameterization's own
+    alpha: float | None = None  # None: the parameterization's own
+    width: int = 128
+    base_width: int = 128
+    depth: int = 2
+    base_depth: int = 1
+    n_head: int = 4
+    n_kv_head: int = 4
+    lr: float = 2**-6
+    weight_decay: float = 0.0
+    steps: int = 250
+    batch_size: int = 16
+    context_length: int = 64
+    warmup_fraction: float = 0.1
+    schedule: str = "cosine"
+    grad_clip: float = 1.0
+    base_init_std: float = 0.02
+    data: str = "pydoc"
+    seed: int = 0
+    eval_batches: int = 8
+
+    def __post_init__(self) -> None:
+        self.shape  # validates sizes with clear messages
+        get_parameterization(self.parameterization, self.kv_factor, self.alpha)
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule={self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+        if not self.lr > 0:
+            raise ValueError(f"lr={self.lr} must be positive")
+        for name in ("steps", "batch_size", "context_length", "eval_batches"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be a positive integer")
+        if not 0 <= self.warmup_fraction < 1:
+            raise ValueError(f"warmup_fraction={self.warmup_fraction} must be in [0, 1)")
+        if self.weight_decay < 0 or self.grad_clip < 0:
+            raise ValueError("weight_decay and grad_clip must be non-negative (0 disables)")
+
+    @property
+    def shape(self) -> Shape:
+        return Shape(
+            self.width, self.depth, self.n_head, self.n_kv_head, self.base_width, self.base_depth
+        )
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class RunResult:
+    """What a sweep stores per run. Losses are mean cross-entropy in nats per token."""
+
+    config: RunConfig
+    train_loss: float  # mean training loss over the last 10 % of steps
+    val_loss: float  # on fixed validation batches (the same for every run)
+    diverged: bool
+    steps_done: int
+    wall_time: float  # seconds
+    loss_curve: list[tuple[int, float]] = field(default_factory=list)  # (step, train loss), thinned
+    device: str = "cpu"
+    torch_version: str = torch.__version__
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self) | {"config": self.config.to_dict()}
+
+    @classmethod
+    def from_dict(cls, record: dict) -> RunResult:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(record) - fields
+        if unknown or "config" not in record:
+            raise ValueError(f"not a RunResult record: unexpected keys {sorted(unknown)}")
+        values = dict(record)
+        values["config"] = RunConfig(**record["config"])
+        values["loss_curve"] = [tuple(point) for point in record.get("loss_curve", [])]
+        return cls(**values)
+
+
+@functools.lru_cache(maxsize=4)
+def _corpus(source: str) -> Corpus:
+    return load_corpus(source)
+
+
+def lr_multiplier(step: int, config: RunConfig) -> float:
+    """Schedule factor for ``step`` (0-based): linear warm-up to 1, then decay to 0 (or flat)."""
+    warmup = round(config.warmup_fraction * config.steps)
+    if step < warmup:
+        return (step + 1) / warmup
+    if config.schedule == "constant":
+        return 1.0
+    progress = (step - warmup) / max(1, config.steps - warmup)
+    if config.schedule == "linear":
+        return 1.0 - progress
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def build(config: RunConfig, device: str | torch.device = "cpu"):
+    """``(model, optimizer, corpus)`` for a config, seeded; what :func:`train` and coordinate checks use."""
+    corpus = _corpus(config.data)
+    torch.manual_seed(config.seed)
+    model_config = ModelConfig(config.shape, corpus.vocab_size, config.context_length)
+    param = get_parameterization(config.parameterization, config.kv_factor, config.alpha)
+    model = GQATransformer(model_config, param, config.base_init_std).to(device)
+    optimizer = build_adamw(model, config.lr, config.weight_decay)
+    for group in optimizer.param_groups:
+        group["base_lr"] = group["lr"]
+    return model, optimizer, corpus
+
+
+def train(
+    config: RunConfig,
+    device: str | torch.device = "cpu",
+    curve_points: int = 50,
+    on_step: Callable[[int, float], None] | None = None,
+) -> RunResult:
+    """Train one model; never raises on divergence. ``on_step(step, loss)`` reports progress."""
+    start = time.perf_counter()
+    model, optimizer, corpus = build(config, device)
+    batches = torch.Generator().manual_seed(config.seed)
+    explode = 2 * math.log(corpus.vocab_size)  # twice the loss of a uniform guess
+    losses: list[float] = []
+    diverged = False
+    model.train()
+    for step in range(config.steps):
+        for group in optimizer.param_groups:
+            group["lr"] = group["base_lr"] * lr_multiplier(step, config)
+        x, y = corpus.get_batch("train", config.batch_size, config.context_length, batches)
+        _, loss = model(x.to(device), y.to(device))
+        value = loss.item()
+        if not math.isfinite(value) or value > explode:
+            diverged = True
+            break
+        losses.append(value)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        if on_step is not None:
+            on_step(step, value)
+
+    tail = losses[-max(1, len(losses) // 10):] if losses else []
+    train_loss = float(sum(tail) / len(tail)) if tail and not diverged else math.nan
+    val_loss = math.nan if diverged else evaluate(model, corpus, config, device)
+    stride = max(1, len(losses) // curve_points)
+    curve = [(i, round(v, 5)) for i, v in enumerate(losses) if i % stride == 0 or i == len(losses) - 1]
+    return RunResult(
+        config=config,
+        train_loss=train_loss,
+        val_loss=val_loss,
+        diverged=diverged,
+        steps_done=len(losses),
+        wall_time=time.perf_counter() - start,
+        loss_curve=curve,
+        device=str(device),
+    )
+
+
+@torch.no_grad()
+def evaluate(model: GQATransformer, corpus: Corpus, config: RunConfig, device="cpu") -> float:
+    """Mean validation loss over ``config.eval_batches`` fixed batches (seed 0 for every run)."""
+    model.eval()
+    batches = torch.Generator().manual_seed(0)
+    total = 0.0
+    for _ in range(config.eval_batches):
+        x, y = corpus.get_batch("val", config.batch_size, config.context_length, batches)
+        total += model(x.to(device), y.to(device))[1].item()
+    model.train()
+    value = total / config.eval_batches
+    return value if math.isfinite(value) else math.nan

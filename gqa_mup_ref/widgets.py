@@ -1,0 +1,63 @@
+"""Controls that work twice: live in Jupyter, and in the static HTML book with no kernel.
+
+Every view is computed in Python ahead of time and stacked (``ipywidgets.Stack``); a slider per axis
+is linked to the stacks in the browser (``jslink``), so moving it needs no Python callback. The
+notebook stores the widget state, the book embeds it, and the slider works on a static page.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+
+import ipywidgets as widgets
+
+__all__ = ["figure_widget", "precomputed_explorer"]
+
+
+def figure_widget(fig, dpi: int = 90) -> widgets.Image:
+    """A matplotlib figure as a PNG ``Image`` widget (the figure is closed)."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return widgets.Image(value=buffer.getvalue(), format="png")
+
+
+def precomputed_explorer(
+    axes: dict[str, Sequence], render: Callable[..., widgets.Widget], initial: dict | None = None
+) -> widgets.VBox:
+    """One slider per axis over every combination of ``axes`` values, showing ``render(**values)``.
+
+    ``render`` is called once per combination (``∏ len(values)`` views), so keep grids small.
+    Nested stacks make several sliders work without a kernel: the first axis picks an outer stack,
+    the next axis is linked to every inner stack, and so on.
+    """
+    if not axes or any(len(values) == 0 for values in axes.values()):
+        raise ValueError(f"every axis needs at least one value, got {dict(axes)}")
+    names = list(axes)
+    initial = initial or {}
+    sliders = {
+        name: widgets.SelectionSlider(
+            options=[(str(v), v) for v in values],
+            value=initial.get(name, values[0]),
+            description=name,
+            continuous_update=True,
+            style={"description_width": "initial"},
+        )
+        for name, values in axes.items()
+    }
+
+    def stack(level: int, fixed: dict) -> widgets.Widget:
+        name = names[level]
+        if level == len(names) - 1:
+            children = [render(**fixed, **{name: v}) for v in axes[name]]
+        else:
+            children = [stack(level + 1, fixed | {name: v}) for v in axes[name]]
+        node = widgets.Stack(children=children, selected_index=sliders[name].index)
+        widgets.jslink((sliders[name], "index"), (node, "selected_index"))
+        return node
+
+    views = stack(0, {})
+    return widgets.VBox([widgets.HBox(list(sliders.values())), views])
