@@ -89,7 +89,7 @@ KV_FACTORS: dict[str, tuple[sympy.Expr, str]] = {
     "inv-sqrt-r": (1 / sympy.sqrt(r), "1/√r: an early rule that shrank the KV learning rate"),
     "r-sqrt-r": ((r + sympy.sqrt(r)) / 2, "(r + √r)/2: another candidate in the authors' code"),
 }
-"""Candidate key/value LR factors ``name -> (expression in r, description)``; all equal 1 at r = 1."""
+"""Candidate key/value LR factors ``name -> (expression in r, description)``; all but ``alt`` are 1 at r = 1."""
 
 
 @dataclass(frozen=True)
@@ -363,7 +363,12 @@ _COLUMNS = ("init std / σ₀", "Adam LR / η", "weight decay / λ", "multiplier
 
 
 def _latex(expr: sympy.Expr) -> str:
-    return f"${sympy.latex(expr)}$"
+    return f"${sympy.latex(sympy.factor(expr))}$"
+
+
+def _cells(role: str, values: list[str]) -> list[str]:
+    """A table row; norm gains are initialised to ones (std 0), which the table says in words."""
+    return [role, "ones"] + values[1:] if role == "norm" else [role] + values
 
 
 def rules_markdown(param: Parameterization | str, shape: Shape | None = None) -> str:
@@ -372,15 +377,15 @@ def rules_markdown(param: Parameterization | str, shape: Shape | None = None) ->
     if shape is None:
         symbolic, attention, residual = param.symbolic()
         rows = [
-            [role] + [_latex(getattr(rule, f.name)) for f in dataclasses.fields(rule)]
+            _cells(role, [_latex(getattr(rule, f.name)) for f in dataclasses.fields(rule)])
             for role, rule in symbolic.items()
         ]
         extra = f"Attention logits × {_latex(attention)}; each residual branch × {_latex(residual)}."
     else:
         rules = param.rules(shape)
         rows = [
-            [role, f"{rule.init_std / rules.base_init_std:.4g}", f"{rule.lr_factor:.4g}",
-             f"{rule.wd_factor:.4g}", f"{rule.multiplier:.4g}"]
+            _cells(role, [f"{rule.init_std / rules.base_init_std:.4g}", f"{rule.lr_factor:.4g}",
+                          f"{rule.wd_factor:.4g}", f"{rule.multiplier:.4g}"])
             for role, rule in rules.groups.items()
         ]
         extra = (f"Attention logits × {rules.attention_scale:.4g}; "

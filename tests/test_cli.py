@@ -1,0 +1,71 @@
+"""The command line: the `rules --json` contract, and one-line errors."""
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from gqa_mup_ref.cli import main
+
+CONTRACT = ["rules", "--param", "gqa-mup", "--width", "1024", "--base-width", "256", "--depth", "8",
+            "--heads", "16", "--kv-heads", "4", "--json"]
+ROLES = ["embedding", "query", "key", "value", "attn_out", "mlp_in", "mlp_out", "unembedding", "norm"]
+
+
+def test_contract_command_prints_one_json_object():
+    out = subprocess.run([sys.executable, "-m", "gqa_mup_ref", *CONTRACT], capture_output=True,
+                         text=True, check=True).stdout
+    data = json.loads(out)
+    assert set(ROLES) <= set(data["groups"])
+    for role in ROLES:
+        for field in ("lr_factor", "wd_factor", "init_std", "multiplier"):
+            assert isinstance(data["groups"][role][field], (int, float)), (role, field)
+    # science.md §4 at m = 4, r = 4, L = 8, d = 64, σ₀ = 0.02:
+    assert data["groups"]["key"]["lr_factor"] == pytest.approx(1.5 / 4)
+    assert data["groups"]["value"]["wd_factor"] == pytest.approx(4 / 1.5)
+    assert data["groups"]["query"]["init_std"] == pytest.approx(0.02 / 2)
+    assert data["groups"]["unembedding"]["multiplier"] == pytest.approx(0.25)
+    assert data["attention_scale"] == pytest.approx(1 / 64)
+    assert data["residual_multiplier"] == pytest.approx(1 / 8)
+
+
+def test_base_init_std_scales_init_only(capsys):
+    main(CONTRACT + ["--base-init-std", "0.04"])
+    data = json.loads(capsys.readouterr().out)
+    assert data["groups"]["embedding"]["init_std"] == pytest.approx(0.04)
+    assert data["groups"]["key"]["lr_factor"] == pytest.approx(0.375)
+
+
+def test_table_output(capsys):
+    assert main(["rules", "--param", "sp", "--width", "256", "--depth", "2", "--heads", "4",
+                 "--kv-heads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("sp (kv_factor=none")
+    assert f"attention_scale = {1 / math.sqrt(64):.6g}" in out
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"--kv-heads": "5"}, "n_head=16 is not divisible by n_kv_head=5; choose n_kv_head in"),
+        ({"--width": "1000"}, "width=1000 is not divisible by n_head=16"),
+        ({"--depth": "0"}, "depth=0 must be a positive integer"),
+        ({"--width": "-1024"}, "width=-1024 must be a positive integer"),
+        ({"--param": "ntk"}, "invalid choice: 'ntk' (choose from 'sp', 'mup', 'gqa-mup')"),
+        ({"--heads": "many"}, "argument --heads: invalid int value: 'many'"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_naming_the_value(changes, message, capsys):
+    argv = list(CONTRACT)
+    for flag, value in changes.items():
+        argv[argv.index(flag) + 1] = value
+    try:
+        status = main(argv)
+    except SystemExit as exit_:
+        status = exit_.code
+    err = capsys.readouterr().err
+    assert status == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
