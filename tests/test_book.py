@@ -1,0 +1,59 @@
+"""The book: it builds with warnings as errors, and refuses notebooks that failed or never ran."""
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _guard():
+    spec = importlib.util.spec_from_file_location("notebook_guard", ROOT / "book" / "_ext" / "notebook_guard.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _notebook(cells):
+    return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+def test_guard_reports_error_outputs_and_unexecuted_cells(tmp_path):
+    path = tmp_path / "broken.ipynb"
+    path.write_text(json.dumps(_notebook([
+        {"cell_type": "code", "source": "1/0", "execution_count": 1, "metadata": {},
+         "outputs": [{"output_type": "error", "ename": "ZeroDivisionError", "evalue": "division by zero",
+                      "traceback": []}]},
+        {"cell_type": "code", "source": "x = 1", "execution_count": None, "metadata": {}, "outputs": []},
+        {"cell_type": "code", "source": "", "execution_count": None, "metadata": {}, "outputs": []},
+    ])))
+    assert _guard().notebook_problems(path) == [
+        "code cell 0 raised ZeroDivisionError: division by zero",
+        "code cell 1 was never executed",
+    ]
+
+
+def test_committed_notebooks_ran_cleanly():
+    notebooks = sorted((ROOT / "book").glob("*.ipynb"))
+    assert notebooks, "the book has no notebooks"
+    for path in notebooks:
+        assert _guard().notebook_problems(path) == [], path.name
+
+
+@pytest.mark.skipif(shutil.which("jupyter-book") is None, reason="jupyter-book is not installed")
+def test_book_builds_with_warnings_as_errors(tmp_path):
+    """The README's build command, into a temporary folder (about 30–60 s)."""
+    result = subprocess.run(
+        ["jupyter-book", "build", str(ROOT), "--path-output", str(tmp_path), "--all", "-W", "-n",
+         "--keep-going"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    html = tmp_path / "_build" / "html"
+    for page in ("book/intro.html", "book/ch01_spectral_feature_learning.html", "book/ch02_corrected_norm.html"):
+        assert (html / page).is_file(), page
