@@ -215,7 +215,7 @@ def spectral_rules(n_out: int, n_in: int) -> dict[str, float]:
 
 
 def width_exponents(
-    d_in: int = 32, d_out: int = 16, base_width: int = 64, widths: tuple[int, int] = (2**16, 2**20)
+    d_in: int = 32, d_out: int = 16, base_width: int = 64, widths: tuple[int, int] = (2**20, 2**40)
 ) -> dict[str, dict[str, float]]:
     """Exponent ``p`` in ``quantity ∝ widthᵖ``, from the spectral condition and from the μP table.
 
@@ -440,6 +440,7 @@ def plot_same_entries(records: list[dict]):
         ax.set_ylabel(r"output entry size  $\|Ax\|_2/\sqrt{n}$")
         ax.set_title("Same entries ($\\pm 1/n$), same Frobenius norm (1)")
         ax.legend()
+    plt.close(fig)  # returned, not shown: the caller decides where it is displayed
     return fig
 
 
@@ -464,6 +465,7 @@ def plot_random_norms(records: list[dict]):
         right.set_xlabel(r"smaller side  $\min(n_{out}, n_{in})$")
         right.set_ylabel("measured / predicted")
         fig.tight_layout()
+    plt.close(fig)  # returned, not shown: the caller decides where it is displayed
     return fig
 
 
@@ -486,29 +488,35 @@ def plot_alignment(square: list[dict], wide: list[dict]):
         ax.set_xlabel("fan-in $n_{in}$")
         ax.set_ylabel(r"alignment  $\|Ax\|/(\|A\|_2\|x\|)$")
         ax.legend(fontsize=8, loc="lower left")
+    plt.close(fig)  # returned, not shown: the caller decides where it is displayed
     return fig
 
 
-def plot_adam_update(records: list[dict]):
-    """Hidden-layer Adam step: ``‖ΔW‖₂ / (η√(n_out n_in))`` and stable rank against width."""
+def plot_adam_update(by_batch: dict[int, list[dict]]):
+    """Hidden-layer Adam step: ``‖ΔW‖₂ / (η√(n_out n_in))`` and stable rank against width, per batch size.
+
+    ``by_batch`` maps a batch size to the records of :func:`width_sweep` run with that batch.
+    """
     import matplotlib.pyplot as plt
 
-    hidden = [r for r in records if r["layer"] == "hidden" and r["parameterization"] == "mup"]
-    widths = [r["width"] for r in hidden]
     with _style():
         fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2))
-        left.semilogx(widths, [r["update_ratio"] for r in hidden], "o-", base=2)
+        for batch, records in by_batch.items():
+            hidden = [r for r in records if r["layer"] == "hidden"]
+            widths = [r["width"] for r in hidden]
+            left.semilogx(widths, [r["update_ratio"] for r in hidden], "o-", base=2, label=f"batch {batch}")
+            right.loglog(widths, [r["update_stable_rank"] for r in hidden], "o-", base=2)
+        right.loglog(widths, widths, "k--", lw=1, base=2, label="full rank $n$")
         left.axhline(1, color="k", lw=1, ls="--")
         left.set_ylim(0, 1.1)
         left.set_xlabel("width $n$")
         left.set_ylabel(r"$\|\Delta W\|_2 \,/\, \eta\sqrt{n_{out} n_{in}}$")
-        right.semilogx(widths, [r["update_stable_rank"] for r in hidden], "o-", base=2, label=r"$\Delta W$")
-        right.semilogx(widths, widths, "k--", lw=1, label="full rank $n$")
-        right.set_yscale("log")
+        left.legend(fontsize=8)
         right.set_xlabel("width $n$")
-        right.set_ylabel("stable rank")
-        right.legend()
+        right.set_ylabel(r"stable rank of $\Delta W$")
+        right.legend(fontsize=8)
         fig.tight_layout()
+    plt.close(fig)  # returned, not shown: the caller decides where it is displayed
     return fig
 
 
@@ -534,10 +542,11 @@ def plot_width_sweep(records: list[dict]):
         axes[1, 0].set_ylabel(r"$\|\Delta h\|/\sqrt{n_{out}}$ after 1 step")
         axes[0, 0].legend()
         fig.tight_layout()
+    plt.close(fig)  # returned, not shown: the caller decides where it is displayed
     return fig
 
 
-def layer_view(step: LayerStep, width: int, base_lr: float, dpi: int = 70):
+def layer_view(step: LayerStep, base_lr: float, dpi: int = 70):
     """The widget's view of one layer at one width: singular values of ``W`` and ``ΔW``, and the rules.
 
     Left: the sorted singular values of the initial (effective) weight with the Bai–Yin edge
