@@ -1,0 +1,52 @@
+"""Precomputed explorers: one view per combination, every stack linked to its slider in the browser."""
+
+import ipywidgets as widgets
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from gqa_mup_ref.widgets import figure_widget, precomputed_explorer  # noqa: E402
+
+
+def test_one_view_per_combination_in_nested_stacks():
+    calls = []
+
+    def render(width, r):
+        calls.append((width, r))
+        return widgets.HTML(f"{width}/{r}")
+
+    explorer = precomputed_explorer({"width": [64, 128], "r": [1, 2, 4]}, render, initial={"r": 2})
+    sliders, outer = explorer.children
+    assert sorted(calls) == [(w, r) for w in (64, 128) for r in (1, 2, 4)]
+    assert len(outer.children) == 2 and all(len(inner.children) == 3 for inner in outer.children)
+    assert outer.children[1].children[2].value == "128/4"
+    width_slider, r_slider = sliders.children
+    assert r_slider.value == 2 and all(inner.selected_index == 1 for inner in outer.children)
+
+
+def test_sliders_are_linked_in_the_browser_not_by_python_callbacks(monkeypatch):
+    links = []
+    original = widgets.jslink
+    monkeypatch.setattr(widgets, "jslink", lambda a, b: links.append((a, b)) or original(a, b))
+    explorer = precomputed_explorer({"a": [1, 2], "b": [3, 4]}, lambda a, b: widgets.HTML(f"{a}{b}"))
+    (slider_a, slider_b), outer = explorer.children[0].children, explorer.children[1]
+    linked = {(id(src), name, id(dst), trait) for (src, name), (dst, trait) in links}
+    assert (id(slider_a), "index", id(outer), "selected_index") in linked
+    for inner in outer.children:
+        assert (id(slider_b), "index", id(inner), "selected_index") in linked
+    assert not slider_a._trait_notifiers.get("value", {}).get("change")  # no Python callback
+
+
+def test_empty_axis_is_refused():
+    with pytest.raises(ValueError, match="every axis needs at least one value"):
+        precomputed_explorer({"a": []}, lambda a: widgets.HTML())
+
+
+def test_figure_becomes_a_png_image_widget():
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    image = figure_widget(fig)
+    assert image.format == "png" and image.value[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not plt.get_fignums()  # the figure was closed
