@@ -222,7 +222,7 @@ def width_exponents(
     For the input ``(n, d_in)``, hidden ``(n, n)`` and output ``(d_out, n)`` layers, the slope of
     ``log quantity`` against ``log n`` between the two ``widths``. The μP table's output layer is
     counted with its forward multiplier: the effective weight is ``multiplier · W`` and, for Adam,
-    the effective learning rate is ``multiplier · lr`` (see :func:`ThreeLayerMLP`).
+    the effective learning rate is ``multiplier · lr`` (see :class:`ThreeLayerMLP`).
     """
     shapes = {"input": lambda n: (n, d_in), "hidden": lambda n: (n, n), "output": lambda n: (d_out, n)}
     mup = get_parameterization("mup")
