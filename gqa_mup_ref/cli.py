@@ -1,5 +1,8 @@
 """Command line: ``python -m gqa_mup_ref rules …`` prints the per-layer rules for a model shape.
 
+``python -m gqa_mup_ref sweep --config FILE`` runs (or, with ``--dry-run``, lists and costs) a grid
+of training runs; see :mod:`gqa_mup_ref.sweep` for the file format and the results folder.
+
 Bad input exits with status 2 and one line naming the value and the fix.
 """
 
@@ -53,10 +56,84 @@ def _run_rules(args) -> int:
     return 0
 
 
+def _add_sweep(subparsers) -> None:
+    p = subparsers.add_parser(
+        "sweep",
+        help="run a grid of training runs, one JSON result per run (resumable, shardable)",
+        description="Run every run of a sweep file that has no stored result. The file (TOML or "
+        "JSON) holds fixed RunConfig fields and a [grid] table of lists whose product is the sweep.",
+    )
+    p.add_argument("--config", required=True, help="sweep file (.toml, .json; .yaml with PyYAML)")
+    p.add_argument("--results", help="results folder (default: the file's `results`, else "
+                   "<config stem>-results beside the file)")
+    p.add_argument("--workers", type=int, help="worker processes on CPU (default 2)")
+    p.add_argument("--shard", help="run only shard i of N (1-based), e.g. 2/3")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default: cuda if present)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="list the runs, how many are done, and estimate the cost; run nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_sweep)
+
+
+def _run_sweep(args) -> int:
+    from pathlib import Path
+
+    from . import sweep
+
+    path = Path(args.config)
+    configs, settings = sweep.load_sweep_config(path)
+    if args.results is not None:
+        results = Path(args.results)
+    elif "results" in settings:
+        results = path.parent / str(settings["results"])
+    else:
+        results = path.parent / f"{path.stem}-results"
+    workers = args.workers if args.workers is not None else int(settings.get("workers", 2))
+    if workers < 1:
+        raise ValueError(f"--workers={workers} must be a positive integer")
+    shard = sweep.parse_shard(args.shard) if args.shard else None
+    selected = sweep.shard_runs(configs, shard)
+    try:
+        todo, done = sweep.pending_runs(selected, results)
+        if args.dry_run:
+            print(_dry_run_text(sweep, configs, selected, todo, done, results, workers, args.shard))
+            return 0
+        report = sweep.run_sweep(selected, results, workers=workers, device=args.device,
+                                 quiet=args.quiet)
+    except sweep.ResultsError as error:
+        print(f"python -m gqa_mup_ref sweep: error: {error}", file=sys.stderr)
+        return 2
+    if args.quiet:
+        print(report.summary())
+    print(f"results in {results}")
+    return 1 if report.failed else 0
+
+
+def _dry_run_text(sweep, configs, selected, todo, done, results, workers, shard) -> str:
+    """Count, done/pending, cost estimate and the pending runs' varied fields."""
+    where = f" (shard {shard} of {len(configs)})" if shard else ""
+    lines = [f"{len(selected)} runs{where}: {len(done)} already done in {results}, "
+             f"{len(todo)} to run"]
+    if todo:
+        cost = sweep.estimate_cost(todo, results, workers)
+        sources = sorted(set(cost["calibrated_from"].values()))
+        lines.append(
+            f"estimated {cost['cpu_seconds']:.0f} s of one core, about {cost['wall_seconds']:.0f} s "
+            f"wall on {workers} worker(s) (seconds per step from {' and '.join(sources)})"
+        )
+        dicts = [c.to_dict() for c in selected]
+        varied = [k for k in dicts[0] if len({repr(d[k]) for d in dicts}) > 1]
+        rows = [{"key": sweep.run_key(c)} | {k: c.to_dict()[k] for k in varied}
+                | {"est_s": seconds} for c, seconds in zip(todo, cost["per_run"])]
+        lines.append(sweep.format_table(rows, digits=3))
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="python -m gqa_mup_ref", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
     _add_rules(subparsers)
+    _add_sweep(subparsers)
     return parser
 
 

@@ -1,0 +1,735 @@
+"""Grids of training runs with a results cache: the experiment engine of chapters 3–5.
+
+A sweep is a list of :class:`~gqa_mup_ref.train.RunConfig` (usually the product of a few grid
+lists, :func:`expand_grid`). Each run is keyed by a hash of its full configuration
+(:func:`run_key`) and stored as one small JSON file ``<results>/<key>.json`` written atomically
+(a temporary file in the same folder, then ``os.replace``), so an interrupted sweep never leaves
+half a result and a rerun skips what is done. Merging shards, or sweeps run on other machines, is
+copying their JSON files into one folder.
+
+:func:`run_sweep` runs what is missing: on CPU in worker processes with one thread each (two
+single-thread workers beat one two-thread process on two cores), on a GPU sequentially in this
+process. A run that diverges is stored as diverged; a run that raises is reported in
+:attr:`SweepReport.failed` and retried by the next rerun; neither stops the sweep.
+
+:func:`tidy_rows` flattens stored results into rows, :func:`format_table` prints them, and
+:func:`find_optimum` / :func:`optima` locate the best learning rate by a parabola in ``log₂ lr``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import contextlib
+import dataclasses
+import hashlib
+import itertools
+import json
+import math
+import multiprocessing
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .train import RunConfig, RunResult, build, train
+
+__all__ = [
+    "FORMAT_VERSION",
+    "ResultsError",
+    "SweepReport",
+    "Optimum",
+    "run_key",
+    "expand_grid",
+    "load_sweep_config",
+    "shard_runs",
+    "parse_shard",
+    "result_path",
+    "save_result",
+    "load_record",
+    "load_records",
+    "run_sweep",
+    "resolve_device",
+    "pending_runs",
+    "estimate_cost",
+    "tidy_rows",
+    "format_table",
+    "find_optimum",
+    "optima",
+]
+
+FORMAT_VERSION = 1
+"""Version of the per-run JSON layout; a file with another version is refused, never guessed at."""
+
+_CONFIG_FIELDS = {f.name for f in dataclasses.fields(RunConfig)}
+
+
+class ResultsError(RuntimeError):
+    """A stored result that cannot be trusted (corrupt, or written by an incompatible version)."""
+
+
+# ----------------------------------------------------------------------------- building the run list
+
+
+def run_key(config: RunConfig) -> str:
+    """Stable key of a run: the first 16 hex digits of SHA-256 of its config as sorted JSON.
+
+    Every field counts, defaults included, so two runs share a key exactly when they share a
+    configuration (floats are written by ``repr``, which round-trips exactly).
+    """
+    text = json.dumps(config.to_dict(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def expand_grid(fixed: Mapping[str, Any] | None = None, grid: Mapping[str, Sequence] | None = None
+                ) -> list[RunConfig]:
+    """The product of the ``grid`` lists on top of the ``fixed`` fields, as configs, duplicates dropped.
+
+    Keys are :class:`RunConfig` fields. ``log2_<field>`` takes exponents (``log2_lr = [-8, -7]``
+    means ``lr ∈ {2⁻⁸, 2⁻⁷}``). A list of tables under any other name varies several fields
+    together (``shape = [{width = 128, n_head = 4}, {width = 256, n_head = 8}]``). The last grid
+    key varies fastest.
+    """
+    fixed = dict(fixed or {})
+    grid = dict(grid or {})
+    _check_fields(fixed, "fixed field")
+    axes: list[list[dict]] = []
+    for name, values in grid.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+            raise ValueError(f"grid.{name}={values!r} must be a non-empty list of values")
+        if name.startswith("log2_"):
+            target = name[len("log2_"):]
+            _check_fields({target: None}, f"grid.{name} refers to a field")
+            axes.append([{target: 2.0 ** float(v)} for v in values])
+        elif all(isinstance(v, Mapping) for v in values):
+            for v in values:
+                _check_fields(v, f"grid.{name} entry field")
+            axes.append([dict(v) for v in values])
+        else:
+            _check_fields({name: None}, "grid field")
+            axes.append([{name: v} for v in values])
+    configs: list[RunConfig] = []
+    seen: set[str] = set()
+    for combination in itertools.product(*axes):
+        values = dict(fixed)
+        for part in combination:
+            values.update(part)
+        try:
+            config = RunConfig(**values)
+        except (TypeError, ValueError) as error:
+            varied = {k: v for part in combination for k, v in part.items()}
+            raise ValueError(
+                f"grid point {varied} is not a valid run ({error}); remove it from the grid"
+            ) from None
+        if (key := run_key(config)) not in seen:
+            seen.add(key)
+            configs.append(config)
+    return configs
+
+
+def load_sweep_config(path: str | os.PathLike) -> tuple[list[RunConfig], dict]:
+    """Read a sweep file (TOML, JSON, or YAML when PyYAML is installed): ``(configs, settings)``.
+
+    Top-level keys are fixed :class:`RunConfig` fields, ``grid`` is a table of lists (see
+    :func:`expand_grid`), and the optional settings ``results`` (folder) and ``workers`` are
+    returned in ``settings``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"sweep config {str(path)!r} does not exist; pass an existing .toml or .json file")
+    text = path.read_text(encoding="utf-8")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".toml":
+            import tomllib
+
+            data = tomllib.loads(text)
+        elif suffix == ".json":
+            data = json.loads(text)
+        elif suffix in (".yaml", ".yml"):
+            try:
+                import yaml
+            except ImportError:
+                raise ValueError(
+                    f"{path} is YAML but PyYAML is not installed; install pyyaml or use TOML/JSON"
+                ) from None
+            data = yaml.safe_load(text)
+        else:
+            raise ValueError(f"sweep config {path} has suffix {suffix!r}; use .toml or .json")
+    except ValueError:
+        raise
+    except Exception as error:  # tomllib.TOMLDecodeError, yaml.YAMLError
+        raise ValueError(f"cannot parse sweep config {path}: {error}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"sweep config {path} must be a table of fields, got {type(data).__name__}")
+    data = dict(data)
+    grid = data.pop("grid", {})
+    settings = {k: data.pop(k) for k in ("results", "workers") if k in data}
+    if not isinstance(grid, dict):
+        raise ValueError(f"'grid' in {path} must be a table of lists, got {type(grid).__name__}")
+    return expand_grid(data, grid), settings
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"2/3"`` → ``(2, 3)``: the second of three shards (1-based)."""
+    try:
+        i, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise ValueError(f"shard={text!r} must look like i/N, e.g. 1/3") from None
+    _check_shard((i, n))
+    return i, n
+
+
+def shard_runs(configs: Sequence[RunConfig], shard: tuple[int, int] | None) -> list[RunConfig]:
+    """Shard ``i`` of ``N`` (1-based) takes runs ``i, i+N, i+2N, …`` of the list; all shards = the list."""
+    if shard is None:
+        return list(configs)
+    i, n = _check_shard(shard)
+    return list(configs)[i - 1::n]
+
+
+def _check_shard(shard: tuple[int, int]) -> tuple[int, int]:
+    i, n = shard
+    if n < 1 or not 1 <= i <= n:
+        raise ValueError(f"shard={i}/{n} is out of range; use i/N with 1 <= i <= N")
+    return i, n
+
+
+def _check_fields(values: Mapping, what: str) -> None:
+    unknown = sorted(set(values) - _CONFIG_FIELDS)
+    if unknown:
+        raise ValueError(
+            f"unknown {what} {', '.join(map(repr, unknown))}; RunConfig fields are "
+            f"{', '.join(sorted(_CONFIG_FIELDS))}"
+        )
+
+
+# ----------------------------------------------------------------------------- the results cache
+
+
+def result_path(results_dir: str | os.PathLike, config: RunConfig) -> Path:
+    """Where the run ``config`` is stored: ``<results_dir>/<run_key(config)>.json``."""
+    return Path(results_dir) / f"{run_key(config)}.json"
+
+
+def _jsonable(value: Any) -> Any:
+    """NaN/inf become ``null`` so the files are strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def save_result(results_dir: str | os.PathLike, result: RunResult) -> Path:
+    """Write one run's record atomically (temporary file in the same folder, then ``os.replace``)."""
+    directory = Path(results_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    record = {"format_version": FORMAT_VERSION, "key": run_key(result.config)} | result.to_dict()
+    path = result_path(directory, result.config)
+    handle, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            json.dump(_jsonable(record), file, indent=1, allow_nan=False)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_record(path: str | os.PathLike) -> dict:
+    """One stored run as a dict (``config`` a dict; missing losses as NaN), checked before use.
+
+    Raises :class:`ResultsError` naming the file when it is not valid JSON, has another format
+    version, or does not match its key; the fix is to delete the file and re-run the sweep.
+    """
+    path = Path(path)
+    fix = f"delete {path} and re-run the sweep to recompute it"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ResultsError(f"results file {path} is corrupt ({error}); {fix}") from None
+    if not isinstance(record, dict):
+        raise ResultsError(f"results file {path} is not a run record; {fix}")
+    version = record.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ResultsError(
+            f"results file {path} has format_version={version!r}, this code reads "
+            f"{FORMAT_VERSION}; {fix}"
+        )
+    try:
+        config = RunConfig(**record["config"])
+        for name in ("train_loss", "val_loss", "diverged", "wall_time"):
+            record[name]  # noqa: B018 - presence check
+    except (KeyError, TypeError, ValueError) as error:
+        raise ResultsError(f"results file {path} is incomplete or invalid ({error!r}); {fix}") from None
+    if record.get("key") != run_key(config) or path.stem != record["key"]:
+        raise ResultsError(
+            f"results file {path} does not match its configuration (key {record.get('key')!r}, "
+            f"expected {run_key(config)!r}); {fix}"
+        )
+    for name in ("train_loss", "val_loss"):
+        if record[name] is None:
+            record[name] = math.nan
+    return record
+
+
+def load_records(results_dir: str | os.PathLike, configs: Iterable[RunConfig] | None = None
+                 ) -> list[dict]:
+    """Every stored record in ``results_dir`` (or only those of ``configs``), sorted by key."""
+    directory = Path(results_dir)
+    if configs is not None:
+        paths = [p for p in (result_path(directory, c) for c in configs) if p.exists()]
+    else:
+        paths = sorted(directory.glob("*.json")) if directory.is_dir() else []
+    return sorted((load_record(p) for p in paths if not p.name.startswith(".")),
+                  key=lambda r: r["key"])
+
+
+def pending_runs(configs: Sequence[RunConfig], results_dir: str | os.PathLike
+                 ) -> tuple[list[RunConfig], list[dict]]:
+    """``(runs still to do, records already done)``; every existing file is validated on the way."""
+    todo, done = [], []
+    for config in configs:
+        path = result_path(results_dir, config)
+        if path.exists():
+            done.append(load_record(path))
+        else:
+            todo.append(config)
+    return todo, done
+
+
+# ----------------------------------------------------------------------------- running
+
+
+@dataclass
+class SweepReport:
+    """What a call to :func:`run_sweep` did. ``failed`` holds ``(config, error text)`` per run that raised."""
+
+    total: int
+    skipped: int
+    completed: list[dict] = field(default_factory=list)
+    failed: list[tuple[RunConfig, str]] = field(default_factory=list)
+    wall_time: float = 0.0
+
+    @property
+    def diverged(self) -> int:
+        return sum(bool(r["diverged"]) for r in self.completed)
+
+    def summary(self) -> str:
+        """One line: how many runs were done, skipped, diverged and failed, and the wall time."""
+        return (
+            f"{self.total} runs: {len(self.completed)} done now ({self.diverged} diverged), "
+            f"{self.skipped} already done, {len(self.failed)} failed; {self.wall_time:.1f} s"
+        )
+
+
+def _run_one(config: RunConfig, results_dir: str, device: str,
+             train_fn: Callable[..., RunResult]) -> dict:
+    """Train one run and store it; returns the stored record (what a worker sends back)."""
+    result = train_fn(config, device=device)
+    path = save_result(results_dir, result)
+    return load_record(path)
+
+
+def _init_worker(threads: int) -> None:
+    torch.set_num_threads(threads)
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """A start method that is safe with torch: forkserver where it exists, else spawn (never fork)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    # The server imports torch once; every worker forks from it with torch loaded but idle.
+    context.set_forkserver_preload([__name__])
+    return context
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``"auto"`` → ``"cuda"`` when a GPU is present, else ``"cpu"``; other names pass through."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def run_sweep(
+    configs: Sequence[RunConfig],
+    results_dir: str | os.PathLike,
+    workers: int = 2,
+    device: str = "auto",
+    shard: tuple[int, int] | None = None,
+    quiet: bool = False,
+    threads_per_worker: int = 1,
+    on_result: Callable[[dict], None] | None = None,
+    train_fn: Callable[..., RunResult] = train,
+) -> SweepReport:
+    """Run every config of the (shard of the) sweep that has no stored result, storing each as it ends.
+
+    ``workers > 1`` on CPU runs that many processes with ``threads_per_worker`` torch threads each;
+    ``workers == 1`` or a CUDA device runs in this process, one run after another. ``on_result`` is
+    called in this process with each new record (an exception there stops the sweep; finished runs
+    stay stored). ``train_fn`` replaces :func:`~gqa_mup_ref.train.train` (it must be picklable
+    for workers). Stored results that are corrupt raise :class:`ResultsError` before anything runs.
+    """
+    start = time.perf_counter()
+    if workers < 1:
+        raise ValueError(f"workers={workers} must be a positive integer")
+    device = resolve_device(device)
+    configs = shard_runs(configs, shard)
+    todo, done = pending_runs(configs, results_dir)
+    report = SweepReport(total=len(configs), skipped=len(done))
+    if todo:
+        Path(results_dir).mkdir(parents=True, exist_ok=True)
+    bar = _progress(len(configs), len(done), quiet)
+    try:
+        if not todo:
+            pass
+        elif workers == 1 or device != "cpu" or len(todo) == 1:
+            _run_here(todo, str(results_dir), device, train_fn, report, bar, on_result)
+        else:
+            _run_pool(todo, str(results_dir), min(workers, len(todo)), threads_per_worker,
+                      train_fn, report, bar, on_result)
+    finally:
+        bar.close()
+        report.wall_time = time.perf_counter() - start
+    if not quiet:
+        print(report.summary())
+        for config, error in report.failed:
+            print(f"  failed {run_key(config)}: {error}")
+    return report
+
+
+def _progress(total: int, initial: int, quiet: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, disable=quiet, unit="run", desc="sweep",
+                dynamic_ncols=True, smoothing=0.1)
+
+
+def _record(report: SweepReport, bar, on_result, record: dict) -> None:
+    report.completed.append(record)
+    bar.update(1)
+    bar.set_postfix(diverged=report.diverged, failed=len(report.failed), refresh=False)
+    if on_result is not None:
+        on_result(record)
+
+
+def _run_here(todo, results_dir, device, train_fn, report, bar, on_result) -> None:
+    for config in todo:
+        try:
+            record = _run_one(config, results_dir, device, train_fn)
+        except Exception as error:  # a run that raises is reported; the others go on
+            report.failed.append((config, f"{type(error).__name__}: {error}"))
+            bar.update(1)
+            continue
+        _record(report, bar, on_result, record)
+
+
+def _run_pool(todo, results_dir, workers, threads, train_fn, report, bar, on_result) -> None:
+    pool = futures.ProcessPoolExecutor(
+        max_workers=workers, mp_context=_context(), initializer=_init_worker, initargs=(threads,)
+    )
+    jobs = {pool.submit(_run_one, c, results_dir, "cpu", train_fn): c for c in todo}
+    clean = False
+    try:
+        for job in futures.as_completed(jobs):
+            try:
+                record = job.result()
+            except futures.process.BrokenProcessPool as error:
+                report.failed.append((jobs[job], f"{type(error).__name__}: {error} (a worker "
+                                      "died; in a script, call run_sweep under `if __name__ == "
+                                      "'__main__':` since workers re-import it, or use workers=1)"))
+                bar.update(1)
+                continue
+            except Exception as error:  # a run that raised inside its worker
+                report.failed.append((jobs[job], f"{type(error).__name__}: {error}"))
+                bar.update(1)
+                continue
+            _record(report, bar, on_result, record)
+        clean = True
+    finally:
+        # On an interruption, drop queued runs and let the ones in flight finish storing
+        # themselves; what was stored stays valid and a rerun does the rest.
+        pool.shutdown(wait=clean, cancel_futures=True)
+
+
+# ----------------------------------------------------------------------------- cost estimate
+
+_COST_FIELDS = ("width", "depth", "n_head", "n_kv_head", "batch_size", "context_length",
+                "eval_batches", "data")
+
+
+def _cost_signature(config: Mapping | RunConfig) -> tuple:
+    values = config.to_dict() if isinstance(config, RunConfig) else config
+    return tuple(values[name] for name in _COST_FIELDS)
+
+
+def _time_steps(config: RunConfig, steps: int = 3, threads: int = 1) -> tuple[float, float]:
+    """``(seconds to build, median seconds per training step)`` for the shape of ``config``."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        start = time.perf_counter()
+        model, optimizer, corpus = build(config)
+        setup = time.perf_counter() - start
+        generator = torch.Generator().manual_seed(0)
+        times = []
+        for i in range(steps + 1):
+            x, y = corpus.get_batch("train", config.batch_size, config.context_length, generator)
+            t0 = time.perf_counter()
+            _, loss = model(x, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if i:  # the first step warms up
+                times.append(time.perf_counter() - t0)
+        return setup, statistics.median(times)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def estimate_cost(configs: Sequence[RunConfig], results_dir: str | os.PathLike | None = None,
+                  workers: int = 1) -> dict:
+    """Estimated seconds for ``configs``: one core-time per run, summed, and the wall time on ``workers``.
+
+    Seconds per step come from stored results of the same shape (median ``wall_time / steps``),
+    else from timing three steps of that shape here (one thread, after one warm-up step). Evaluation
+    is counted as ``eval_batches / 3`` steps (forward only). Returns ``{"runs", "cpu_seconds",
+    "wall_seconds", "per_run": [seconds, …], "calibrated_from": "results"/"timing" per shape}``.
+    """
+    per_step: dict[tuple, tuple[float, float, str]] = {}
+    if results_dir is not None and Path(results_dir).is_dir():
+        rates: dict[tuple, list[float]] = {}
+        for record in load_records(results_dir):
+            if record["steps_done"] > 0 and not record["diverged"]:
+                steps = record["steps_done"] + record["config"]["eval_batches"] / 3
+                rates.setdefault(_cost_signature(record["config"]), []).append(
+                    record["wall_time"] / steps)
+        # The median ignores the first run of each worker, which also loads the corpus.
+        per_step = {sig: (0.0, statistics.median(r), "results") for sig, r in rates.items()}
+    per_run = []
+    for config in configs:
+        sig = _cost_signature(config)
+        if sig not in per_step:
+            setup, step = _time_steps(config)
+            per_step[sig] = (setup, step, "timing")
+        setup, step, _ = per_step[sig]
+        per_run.append(setup + step * (config.steps + config.eval_batches / 3))
+    cpu = sum(per_run)
+    lanes = max(1, min(workers, len(per_run)))
+    # Longest-first greedy packing on ``workers`` lanes is a fair guess at the wall time.
+    loads = [0.0] * lanes
+    for seconds in sorted(per_run, reverse=True):
+        loads[loads.index(min(loads))] += seconds
+    return {
+        "runs": len(per_run),
+        "cpu_seconds": cpu,
+        "wall_seconds": max(loads) if per_run else 0.0,
+        "per_run": per_run,
+        "calibrated_from": {str(sig): src for sig, (_, _, src) in per_step.items()},
+    }
+
+
+# ----------------------------------------------------------------------------- tidy results
+
+
+def tidy_rows(records: Iterable[dict]) -> list[dict]:
+    """One flat row per run: every config field, ``r`` and ``log2_lr``, then the metrics.
+
+    Metrics: ``train_loss``, ``val_loss`` (NaN when diverged), ``diverged``, ``steps_done``,
+    ``wall_time``, ``device``, ``torch_version`` and ``key``; the loss curve is left out.
+    """
+    rows = []
+    for record in records:
+        config = record["config"]
+        row = dict(config)
+        row["r"] = config["n_head"] // config["n_kv_head"]
+        row["log2_lr"] = math.log2(config["lr"])
+        for name in ("train_loss", "val_loss", "diverged", "steps_done", "wall_time",
+                     "device", "torch_version", "key"):
+            row[name] = record.get(name)
+        rows.append(row)
+    return rows
+
+
+def format_table(rows: Sequence[Mapping], columns: Sequence[str] | None = None,
+                 digits: int = 4) -> str:
+    """Rows as an aligned plain-text table (floats to ``digits`` significant digits)."""
+    if not rows:
+        return "(no rows)"
+    columns = list(columns or rows[0].keys())
+
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            return "nan" if math.isnan(value) else f"{value:.{digits}g}"
+        return "" if value is None else str(value)
+
+    table = [columns] + [[cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
+    lines = ["  ".join(v.rjust(w) for v, w in zip(line, widths)).rstrip() for line in table]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- optimum finder
+
+
+@dataclass(frozen=True)
+class Optimum:
+    """Best learning rate of one loss-vs-lr curve (or of several seeds of it).
+
+    ``log2_lr`` is the vertex of a parabola fitted in ``log₂ lr`` around the argmin (the mean over
+    seeds when there are several); ``log2_lr_std`` is the standard deviation over seeds, or over
+    a residual bootstrap of the fit when there is one seed. ``at_edge`` is true when the smallest
+    loss is at the first or last learning rate of the grid: the true optimum may lie outside it.
+    """
+
+    lr: float
+    loss: float
+    log2_lr: float
+    log2_lr_std: float
+    at_edge: bool
+    message: str
+    n_seeds: int = 1
+    n_points: int = 0
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _fit_curve(x: list[float], y: list[float], window: int) -> tuple[float, float, bool, str, list]:
+    """``(vertex x, loss, at_edge, message, (xs, ys) window)`` for one curve sorted by x."""
+    i = min(range(len(y)), key=y.__getitem__)
+    if i == 0 or i == len(y) - 1:
+        side = "smallest" if i == 0 else "largest"
+        hint = "lower" if i == 0 else "higher"
+        return x[i], y[i], True, (
+            f"at the edge of the grid: the lowest loss is at the {side} lr (2^{x[i]:.2f}); "
+            f"extend the grid to {hint} learning rates"), []
+    lo, hi = max(0, i - window), min(len(x), i + window + 1)
+    xs, ys = x[lo:hi], y[lo:hi]
+    vertex, loss, ok = _parabola_vertex(xs, ys)
+    if not ok:
+        return x[i], y[i], False, "parabola not convex around the argmin; used the grid argmin", []
+    return vertex, loss, False, "parabola vertex", [xs, ys]
+
+
+def _parabola_vertex(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float, bool]:
+    import numpy as np
+
+    a, b, c = np.polyfit(np.asarray(xs, float), np.asarray(ys, float), 2)
+    if not a > 0:
+        return math.nan, math.nan, False
+    vertex = float(np.clip(-b / (2 * a), min(xs), max(xs)))
+    return vertex, float(a * vertex**2 + b * vertex + c), True
+
+
+def _bootstrap_std(xs: list[float], ys: list[float], samples: int = 200, seed: int = 0) -> float:
+    """Std of the vertex over a residual bootstrap of the parabola fit (0 with ≤ 3 points)."""
+    import numpy as np
+
+    if len(xs) <= 3:
+        return 0.0
+    x, y = np.asarray(xs, float), np.asarray(ys, float)
+    coeffs = np.polyfit(x, y, 2)
+    fitted = np.polyval(coeffs, x)
+    residuals = y - fitted
+    rng = np.random.default_rng(seed)
+    vertices = []
+    for _ in range(samples):
+        vertex, _, ok = _parabola_vertex(x, fitted + rng.choice(residuals, len(x)))
+        if ok:
+            vertices.append(vertex)
+    return float(np.std(vertices)) if len(vertices) > 1 else math.nan
+
+
+def find_optimum(lrs: Sequence[float], losses: Sequence[float],
+                 seeds: Sequence[int] | None = None, window: int = 2) -> Optimum:
+    """Fitted best learning rate of a loss-vs-lr curve; NaN/inf losses (diverged runs) are ignored.
+
+    Fits ``loss ≈ a·x² + b·x + c`` with ``x = log₂ lr`` to the ``2·window + 1`` points around
+    the argmin and returns the vertex ``x* = −b / 2a`` (clipped to those points). When the argmin is
+    the first or last lr, returns it with ``at_edge=True`` and a message saying so. With ``seeds``
+    (one per point), each seed's curve is fitted separately and ``log₂ lr*`` is their mean ± std.
+    """
+    if not len(lrs) == len(losses) or (seeds is not None and len(seeds) != len(lrs)):
+        raise ValueError(f"lrs ({len(lrs)}), losses ({len(losses)}) and seeds must have equal lengths")
+    seeds = list(seeds) if seeds is not None else [0] * len(lrs)
+    curves: dict[int, dict[float, float]] = {}
+    for lr, loss, seed in zip(lrs, losses, seeds):
+        if not lr > 0:
+            raise ValueError(f"lr={lr} must be positive")
+        if loss is not None and math.isfinite(loss):
+            curves.setdefault(seed, {})[math.log2(lr)] = float(loss)
+    fits = []
+    for seed in sorted(curves):
+        x = sorted(curves[seed])
+        if len(x) < 3:
+            raise ValueError(
+                f"seed {seed} has {len(x)} finite points; need at least 3 learning rates that did "
+                "not diverge (widen the grid towards smaller lr)"
+            )
+        fits.append(_fit_curve(x, [curves[seed][v] for v in x], window))
+    if not fits:
+        raise ValueError("no finite losses: every run diverged; try smaller learning rates")
+    log2s = [f[0] for f in fits]
+    at_edge = any(f[2] for f in fits)
+    if len(fits) > 1:
+        spread = statistics.stdev(log2s)
+    else:
+        spread = _bootstrap_std(*fits[0][4]) if fits[0][4] else math.nan
+    messages = sorted({f[3] for f in fits})
+    message = next((m for m in messages if m.startswith("at the edge")), "; ".join(messages))
+    log2_lr = statistics.fmean(log2s)
+    return Optimum(
+        lr=2.0**log2_lr,
+        loss=statistics.fmean(f[1] for f in fits),
+        log2_lr=log2_lr,
+        log2_lr_std=spread,
+        at_edge=at_edge,
+        message=message,
+        n_seeds=len(fits),
+        n_points=sum(len(c) for c in curves.values()),
+    )
+
+
+def optima(rows: Sequence[Mapping], by: Sequence[str] = ("parameterization",),
+           metric: str = "val_loss", window: int = 2) -> list[dict]:
+    """:func:`find_optimum` for each setting: rows grouped by the ``by`` columns, one result row each.
+
+    Each returned row has the ``by`` values and ``lr_star``, ``log2_lr_star``, ``log2_lr_std``,
+    ``loss_star``, ``at_edge``, ``message``, ``n_seeds``. A group with too few finite points gets
+    NaNs and the reason in ``message`` instead of raising.
+    """
+    groups: dict[tuple, list[Mapping]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row[k] for k in by), []).append(row)
+    out = []
+    for values in sorted(groups, key=lambda t: tuple(str(v) for v in t)):
+        group = groups[values]
+        base = dict(zip(by, values))
+        try:
+            best = find_optimum([g["lr"] for g in group], [g[metric] for g in group],
+                                [g.get("seed", 0) for g in group], window)
+        except ValueError as error:
+            out.append(base | {"lr_star": math.nan, "log2_lr_star": math.nan,
+                               "log2_lr_std": math.nan, "loss_star": math.nan,
+                               "at_edge": False, "message": str(error), "n_seeds": 0})
+            continue
+        out.append(base | {"lr_star": best.lr, "log2_lr_star": best.log2_lr,
+                           "log2_lr_std": best.log2_lr_std, "loss_star": best.loss,
+                           "at_edge": best.at_edge, "message": best.message,
+                           "n_seeds": best.n_seeds})
+    return out
