@@ -1,14 +1,43 @@
-"""The book's figure style: one colour per parameterization, colour-blind-safe, readable at book width."""
+"""The book's figure style: one colour per parameterization, colour-blind-safe, readable at book width.
+
+Every plotting function takes tidy rows (lists of dicts, from :func:`gqa_mup_ref.sweep.tidy_rows`,
+:func:`gqa_mup_ref.sweep.optima` or :func:`gqa_mup_ref.coordcheck.coord_check`) and returns a
+``matplotlib`` Figure drawn in :func:`book_style`.
+"""
 
 from __future__ import annotations
 
-__all__ = ["PALETTE", "PARAM_COLORS", "book_style"]
+import math
+import re
+from collections.abc import Mapping, Sequence
+
+__all__ = [
+    "PALETTE",
+    "PARAM_COLORS",
+    "ROLE_COLORS",
+    "book_style",
+    "param_color",
+    "param_label",
+    "plot_lr_curves",
+    "plot_optima",
+    "plot_coord_check",
+]
 
 # Okabe–Ito palette (colour-blind safe).
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 
 PARAM_COLORS = {"sp": "#7F7F7F", "mup": "#E69F00", "gqa-mup": "#0072B2", "dense": "#009E73"}
 """Fixed colours: every figure draws a parameterization in the same colour."""
+
+ROLE_COLORS = {
+    "token_embedding": "#BBBBBB", "position_embedding": "#BBBBBB", "query": "#0072B2",
+    "key": "#56B4E9", "key⊕": "#56B4E9", "value": "#009E73", "value⊕": "#009E73",
+    "attn_out": "#E69F00", "mlp_in": "#CC79A7", "mlp_out": "#D55E00", "block": "#7F7F7F",
+    "final_norm": "#F0E442", "unembedding": "#000000",
+}
+"""Coordinate-check lines are coloured by the layer's role (Okabe–Ito), styled by block index."""
+
+_EXTRA = ["#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#000000", "#F0E442"]
 
 
 def book_style() -> dict:
@@ -24,3 +53,222 @@ def book_style() -> dict:
         "font.size": 10,
         "legend.frameon": False,
     }
+
+
+def param_label(parameterization: str, kv_factor: str | None = None) -> str:
+    """``"gqa-mup"`` or, for an ablation that overrides the key/value factor, ``"mup (kv=alt)"``."""
+    return parameterization if kv_factor in (None, "") else f"{parameterization} (kv={kv_factor})"
+
+
+def param_color(label: str, order: Sequence[str] = ()) -> str:
+    """The colour of a parameterization (``PARAM_COLORS``); ablation labels get the remaining colours.
+
+    ``order`` is the list of labels in the figure, so that extra labels get distinct colours.
+    """
+    if label in PARAM_COLORS:
+        return PARAM_COLORS[label]
+    extras = [lab for lab in order if lab not in PARAM_COLORS]
+    index = extras.index(label) if label in extras else abs(hash(label))
+    return _EXTRA[index % len(_EXTRA)]
+
+
+def _row_label(row: Mapping) -> str:
+    return param_label(row.get("parameterization", "?"), row.get("kv_factor"))
+
+
+def _setting_colors(values: Sequence) -> dict:
+    """Ordered settings (r, width, depth…) on the colour-blind-safe ``viridis`` map, dark to light."""
+    import matplotlib
+
+    cmap = matplotlib.colormaps["viridis"]
+    n = len(values)
+    return {v: cmap(0.85 * i / max(1, n - 1)) for i, v in enumerate(values)}
+
+
+def _sorted_unique(values) -> list:
+    unique = list(dict.fromkeys(values))
+    try:
+        return sorted(unique)
+    except TypeError:
+        return sorted(unique, key=str)
+
+
+def plot_lr_curves(
+    rows: Sequence[Mapping],
+    by: str = "n_kv_head",
+    metric: str = "val_loss",
+    optima_rows: Sequence[Mapping] | None = None,
+    window: int = 2,
+):
+    """Loss against ``log₂ lr``: one panel per parameterization, one line per value of ``by``.
+
+    Lines are the mean over seeds (dots are single seeds); each line's fitted optimum is a star,
+    hollow when it is at the edge of the grid. Diverged runs are crosses along the top. Optima
+    are computed with :func:`gqa_mup_ref.sweep.optima` unless ``optima_rows`` are given.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    from .sweep import optima as find_optima
+
+    labelled = [dict(r, _label=_row_label(r)) for r in rows]
+    panels = _sorted_unique(r["_label"] for r in labelled)
+    settings = _sorted_unique(r[by] for r in labelled)
+    colors = _setting_colors(settings)
+    if optima_rows is None:
+        optima_rows = find_optima(labelled, by=("_label", by), metric=metric, window=window)
+    best = {(o.get("_label", _row_label(o)), o[by]): o for o in optima_rows}
+    with plt.rc_context(book_style()):
+        fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels) + 0.6, 3.4),
+                                 sharey=True, squeeze=False, layout="constrained")
+        for ax, panel in zip(axes[0], panels):
+            for setting in settings:
+                group = [r for r in labelled if r["_label"] == panel and r[by] == setting]
+                if not group:
+                    continue
+                color = colors[setting]
+                means = _mean_by_lr(group, metric)
+                ax.plot([x for x, _ in means], [y for _, y in means], "-", color=color, lw=1.5)
+                ok = [r for r in group if _finite(r[metric])]
+                ax.plot([math.log2(r["lr"]) for r in ok], [r[metric] for r in ok], ".",
+                        color=color, alpha=0.5, ms=4)
+                bad = [math.log2(r["lr"]) for r in group if not _finite(r[metric])]
+                if bad:
+                    ax.plot(bad, [0.97] * len(bad), "x", color=color,
+                            transform=ax.get_xaxis_transform(), clip_on=False)
+                star = best.get((panel, setting))
+                if star and _finite(star.get("log2_lr_star")):
+                    ax.plot(star["log2_lr_star"], star["loss_star"], "*", ms=13, mec="black",
+                            mew=0.8, color="none" if star["at_edge"] else color, zorder=5)
+            ax.set_title(panel, color=param_color(panel, panels))
+            ax.set_xlabel("log₂ learning rate")
+        axes[0][0].set_ylabel(metric.replace("_", " ") + " (nats/token)")
+        handles = [Line2D([], [], color=colors[s], lw=1.5, label=f"{by}={s}") for s in settings]
+        handles += [Line2D([], [], ls="", marker="*", ms=10, mfc="grey", mec="black",
+                           label="fitted optimum"),
+                    Line2D([], [], ls="", marker="*", ms=10, mfc="none", mec="black",
+                           label="at the edge of the grid")]
+        if any(not _finite(r[metric]) for r in labelled):
+            handles.append(Line2D([], [], ls="", marker="x", color="black", label="diverged"))
+        fig.legend(handles=handles, loc="outside right center", fontsize=8)
+    return fig
+
+
+def _finite(value) -> bool:
+    return value is not None and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _mean_by_lr(group: Sequence[Mapping], metric: str) -> list[tuple[float, float]]:
+    """``(log₂ lr, mean over seeds)`` at each lr where every seed is finite."""
+    by_lr: dict[float, list] = {}
+    for r in group:
+        by_lr.setdefault(math.log2(r["lr"]), []).append(r[metric])
+    return [(x, sum(v) / len(v)) for x, v in sorted(by_lr.items())
+            if all(_finite(u) for u in v)]
+
+
+def plot_optima(
+    optima_rows: Sequence[Mapping],
+    x: str = "r",
+    hue: str = "parameterization",
+    log2_x: bool = True,
+):
+    """Fitted ``log₂ lr*`` (± its std over seeds or bootstrap) against a setting, one line per ``hue``.
+
+    Points whose optimum is at the edge of the grid are drawn hollow: they bound lr*, not locate it.
+    Transfer means a flat line.
+    """
+    import matplotlib.pyplot as plt
+
+    labels = _sorted_unique(
+        _row_label(o) if hue == "parameterization" else o[hue] for o in optima_rows)
+    with plt.rc_context(book_style()):
+        fig, ax = plt.subplots(figsize=(5.6, 3.4), layout="constrained")
+        for label in labels:
+            group = sorted(
+                (o for o in optima_rows if (_row_label(o) if hue == "parameterization"
+                                            else o[hue]) == label and _finite(o["log2_lr_star"])),
+                key=lambda o: o[x])
+            if not group:
+                continue
+            color = param_color(str(label), [str(v) for v in labels]) \
+                if hue == "parameterization" else None
+            xs = [o[x] for o in group]
+            ys = [o["log2_lr_star"] for o in group]
+            errs = [o["log2_lr_std"] if _finite(o["log2_lr_std"]) else 0.0 for o in group]
+            line = ax.errorbar(xs, ys, yerr=errs, fmt="-", color=color, capsize=3, lw=1.5,
+                               label=str(label))
+            color = line[0].get_color()
+            for o, xv, yv in zip(group, xs, ys):
+                ax.plot(xv, yv, "o", ms=6, color=color, mfc="white" if o["at_edge"] else color)
+        if log2_x:
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(_sorted_unique(o[x] for o in optima_rows))
+            ax.get_xaxis().set_major_formatter(__import__("matplotlib").ticker.ScalarFormatter())
+        ax.set_xlabel(x)
+        ax.set_ylabel("fitted log₂ lr*")
+        ax.legend(fontsize=8, title="hollow: at grid edge", title_fontsize=8)
+    return fig
+
+
+def plot_coord_check(
+    rows: Sequence[Mapping],
+    quantity: str = "act_rms",
+    steps: Sequence[int] | None = None,
+    roles: Sequence[str] | None = None,
+    x_label: str | None = None,
+):
+    """The classic coordinate-check panels: ``quantity`` against the varied size, log-log.
+
+    One column per training step, one row of panels per parameterization, one line per layer
+    (colour = role, line style = block index). Flat lines mean the parameterization transfers.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    rows = [r for r in rows if r["quantity"] == quantity and (roles is None or r["role"] in roles)]
+    if not rows:
+        raise ValueError(f"no rows with quantity={quantity!r}"
+                         + (f" and roles in {list(roles)}" if roles else ""))
+    steps = list(steps) if steps is not None else _sorted_unique(r["step"] for r in rows)
+    labels = _sorted_unique(_row_label(r) for r in rows)
+    layers = list(dict.fromkeys(r["layer"] for r in rows))
+    styles = ["-", "--", ":", "-."]
+    with plt.rc_context(book_style()):
+        fig, axes = plt.subplots(len(labels), len(steps),
+                                 figsize=(1.9 * len(steps) + 1.8, 2.3 * len(labels) + 0.4),
+                                 sharex=True, sharey=True, squeeze=False, layout="constrained")
+        for i, label in enumerate(labels):
+            for j, step in enumerate(steps):
+                ax = axes[i][j]
+                for layer in layers:
+                    pts = {}
+                    for r in rows:
+                        if r["layer"] == layer and r["step"] == step and _row_label(r) == label:
+                            pts.setdefault(r["x"], []).append(r["value"])
+                    if not pts:
+                        continue
+                    role = next(r["role"] for r in rows if r["layer"] == layer)
+                    xs = sorted(pts)
+                    ys = [sum(pts[v]) / len(pts[v]) for v in xs]
+                    ax.plot(xs, ys, styles[_block_index(layer) % len(styles)], marker=".",
+                            color=ROLE_COLORS.get(role, "#7F7F7F"), lw=1.2, ms=4)
+                ax.set_xscale("log", base=2)
+                ax.set_yscale("log")
+                if i == 0:
+                    ax.set_title(f"step {step}")
+                if j == 0:
+                    ax.set_ylabel(f"{label}\n{quantity}", color=param_color(label, labels))
+                if i == len(labels) - 1:
+                    ax.set_xlabel(x_label or str(rows[0].get("vary", "x")))
+        present = list(dict.fromkeys(r["role"] for r in rows))
+        handles = [Line2D([], [], color=ROLE_COLORS.get(role, "#7F7F7F"), label=role)
+                   for role in present]
+        fig.legend(handles=handles, loc="outside right center", fontsize=7,
+                   title="role (style: block)", title_fontsize=7)
+    return fig
+
+
+def _block_index(layer: str) -> int:
+    match = re.match(r"blocks\.(\d+)", layer)
+    return int(match.group(1)) if match else 0
