@@ -1,0 +1,75 @@
+"""Figures take tidy rows and return a matplotlib Figure with the expected panels and marks."""
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from gqa_mup_ref import plots, sweep  # noqa: E402
+
+
+def synthetic_rows():
+    """Two parameterizations × r ∈ {1, 4} × 2 seeds; the optimum is at log₂ lr = −7 (mup: −7 − log₂ r / 4)."""
+    rows = []
+    for param in ("mup", "gqa-mup"):
+        for r in (1, 4):
+            centre = -7 - (math.log2(r) / 4 if param == "mup" else 0)
+            for seed in (0, 1):
+                for x in range(-10, -3):
+                    loss = 2 + 0.05 * (x - centre) ** 2 + 0.001 * seed
+                    rows.append({"parameterization": param, "kv_factor": None, "r": r,
+                                 "n_kv_head": 4 // r, "lr": 2.0**x, "seed": seed,
+                                 "val_loss": math.nan if x == -4 else loss})
+    return rows
+
+
+def test_lr_curves_one_panel_per_parameterization_with_the_optimum_marked():
+    fig = plots.plot_lr_curves(synthetic_rows(), by="r")
+    assert isinstance(fig, Figure)
+    axes = fig.get_axes()
+    assert [ax.get_title() for ax in axes] == ["gqa-mup", "mup"]
+    assert axes[0].title.get_color() == plots.PARAM_COLORS["gqa-mup"]
+    stars = [line for line in axes[0].get_lines() if line.get_marker() == "*"]
+    assert len(stars) == 2
+    assert stars[0].get_xdata()[0] == pytest.approx(-7, abs=0.05)
+
+
+def test_optima_plot_has_error_bars_per_parameterization():
+    best = sweep.optima(synthetic_rows(), by=("parameterization", "r"))
+    fig = plots.plot_optima(best, x="r")
+    (ax,) = fig.get_axes()
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["gqa-mup", "mup"]
+    assert len(ax.containers) == 2  # one errorbar container per parameterization
+
+
+def test_coord_check_panels_and_colours():
+    rows = []
+    for param in ("mup", "sp"):
+        for width in (32, 64):
+            for step in (1, 2):
+                for layer, role in (("blocks.0.attn.query", "query"), ("blocks.1.attn.query", "query"),
+                                    ("unembedding", "unembedding")):
+                    rows.append({"parameterization": param, "kv_factor": None, "vary": "width",
+                                 "x": width, "step": step, "layer": layer, "role": role,
+                                 "quantity": "dact_rms", "value": 0.1 * step})
+    fig = plots.plot_coord_check(rows, "dact_rms")
+    axes = [ax for ax in fig.get_axes() if ax.get_title() or ax.get_xlabel() or ax.get_ylabel()]
+    assert len(fig.get_axes()) == 4  # 2 parameterizations × 2 steps
+    assert axes[0].get_xscale() == "log" and axes[0].get_yscale() == "log"
+    lines = fig.get_axes()[0].get_lines()
+    assert [line.get_linestyle() for line in lines] == ["-", "--", "-"]  # block 0, block 1, head
+    assert lines[0].get_color() == plots.ROLE_COLORS["query"]
+    with pytest.raises(ValueError, match="no rows with quantity='w_norm'"):
+        plots.plot_coord_check(rows, "w_norm")
+
+
+def test_colours_are_fixed_per_parameterization():
+    assert plots.param_color("gqa-mup") == plots.PARAM_COLORS["gqa-mup"]
+    order = ["gqa-mup", "mup (kv=alt)", "mup (kv=sqrt-r)"]
+    assert plots.param_color(order[1], order) != plots.param_color(order[2], order)
+    assert plots.param_label("mup", "alt") == "mup (kv=alt)"
