@@ -1,0 +1,488 @@
+"""Chapter 2's experiments: the repeated key/value operator of grouped-query attention.
+
+With ``H`` query heads and ``H_kv`` key/value heads, each key/value head serves ``r = H / H_kv``
+query heads. The key projection ``W_K`` has shape ``(n/r, n)``, but attention applies the
+``r``-fold row repetition ``K⊕ = P W_K`` (:func:`gqa_mup_ref.spectral.repeat_kv_rows`), an
+``n × n`` matrix of rank ``n/r``. The repetition matrix ``P`` (:func:`repetition_matrix`) has
+``Pᵀ P = r I``, so ``P/√r`` is an isometry and
+
+    ‖K⊕‖₂ = √r ‖W_K‖₂ ≈ √r · σ(√(n/r) + √n) = σ√n (1 + √r)   (Bai–Yin for W_K),
+
+against ``2σ√n`` for a dense ``n × n`` matrix: ``(1 + √r)/2`` times larger. Its typical gain on
+random inputs is ``‖K⊕‖_F / √n = σ√n``, the dense value, whatever ``r``. A first Adam step on
+``W_K`` has entries ``±η`` and is low rank, so ``‖ΔW_K‖₂ ≈ η√(n·n/r) = ηn/√r`` and
+``‖ΔK⊕‖₂ ≈ ηn``, the dense size. Hence under plain μP
+
+    (‖ΔK⊕‖₂ / ‖K⊕‖₂) / (‖ΔW_Q‖₂ / ‖W_Q‖₂) ≈ 2 / (1 + √r),
+
+and multiplying the key/value learning rate by ``c(r) = (1 + √r)/2`` (GQA-μP) restores 1.
+
+The functions here measure each step of that argument (:func:`norm_survey`,
+:func:`corrected_norm_survey`, :func:`rank_one_update_ratios`), in a real transformer
+(:func:`training_update_ratios`), and draw the chapter's figures and widget views.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+from .parameterization import KV_FACTORS, get_parameterization, r as r_symbol
+from .spectral import (
+    corrected_spectral_norm,
+    random_spectral_norm,
+    rank_correction,
+    repeat_kv_rows,
+    spectral_norm,
+    stable_rank,
+    typical_gain,
+)
+
+__all__ = [
+    "repetition_matrix",
+    "gaussian",
+    "sign_step",
+    "norm_survey",
+    "corrected_norm_survey",
+    "block_repeated_norms",
+    "rank_one_update_ratios",
+    "kv_factor_table",
+    "training_update_ratios",
+    "normalized_ratios",
+    "plot_gqa_diagram",
+    "plot_norms",
+    "plot_corrected_norm",
+    "plot_training_ratios",
+    "kv_view",
+]
+
+
+# ----------------------------------------------------------------------------- building blocks
+
+
+def repetition_matrix(n_kv_rows: int, r: int, head_dim: int) -> torch.Tensor:
+    """The ``(r·n_kv_rows) × n_kv_rows`` 0/1 matrix ``P`` with ``K⊕ = P W_K``.
+
+    It is :func:`repeat_kv_rows` applied to the identity. Each column has ``r`` ones in distinct
+    rows, so ``Pᵀ P = r I``: ``P / √r`` is an isometry and ``‖P A‖₂ = √r ‖A‖₂`` for every ``A``.
+    """
+    return repeat_kv_rows(torch.eye(n_kv_rows, dtype=torch.float64), r, head_dim)
+
+
+def gaussian(n_out: int, n_in: int, std: float, generator: torch.Generator) -> torch.Tensor:
+    """A ``(n_out, n_in)`` matrix of i.i.d. ``N(0, std²)`` entries (float64)."""
+    return std * torch.randn(n_out, n_in, generator=generator, dtype=torch.float64)
+
+
+def sign_step(gradient: torch.Tensor, lr: float) -> torch.Tensor:
+    """Adam's first step: ``−η · g / (|g| + ε)``, i.e. ``−η · sign(g)`` (``ε`` = 1e-8, as AdamW)."""
+    return -lr * gradient / (gradient.abs() + 1e-8)
+
+
+def _check_divides(n: int, n_head: int, rs: Sequence[int]) -> None:
+    if n % n_head:
+        raise ValueError(f"n={n} is not divisible by n_head={n_head}; choose a multiple of {n_head}")
+    bad = [r for r in rs if n_head % r]
+    if bad:
+        divisors = [k for k in range(1, n_head + 1) if n_head % k == 0]
+        raise ValueError(f"r={bad} do not divide n_head={n_head}; choose r in {divisors}")
+
+
+# ----------------------------------------------------------------------------- random matrices
+
+
+def norm_survey(n: int, n_head: int, rs: Sequence[int], seed: int = 0, n_samples: int = 1024) -> list[dict]:
+    """Norms of ``W_K``, of ``K⊕`` and of a dense ``n × n`` matrix, all with entries ``N(0, 1/n)``.
+
+    One record per ``r``: spectral norms (SVD) beside their Bai–Yin predictions
+    ``σ(√(n/r) + √n)``, ``√r · σ(√(n/r) + √n)`` and ``2σ√n``; the measured and predicted ratio
+    ``‖K⊕‖₂ / ‖D‖₂`` (prediction ``(1 + √r)/2``); typical gains (:func:`typical_gain`) of
+    ``K⊕`` and ``D``; and the corrected norm of ``K⊕`` (rank ``n/r``).
+    """
+    _check_divides(n, n_head, rs)
+    head_dim, std = n // n_head, 1 / math.sqrt(n)
+    generator = torch.Generator().manual_seed(seed)
+    dense = gaussian(n, n, std, generator)
+    dense_norm = spectral_norm(dense)
+    dense_gain = typical_gain(dense, n_samples, seed)
+    records = []
+    for r in rs:
+        w_k = gaussian(n // r, n, std, generator)
+        k_rep = repeat_kv_rows(w_k, r, head_dim)
+        norm_rep = spectral_norm(k_rep)
+        predicted_wk = random_spectral_norm(n // r, n, std)
+        records.append({
+            "n": n, "r": r, "kv_heads": n_head // r, "kv_rows": n // r,
+            "norm_wk": spectral_norm(w_k), "predicted_wk": predicted_wk,
+            "norm_rep": norm_rep, "predicted_rep": math.sqrt(r) * predicted_wk,
+            "norm_dense": dense_norm, "predicted_dense": random_spectral_norm(n, n, std),
+            "ratio": norm_rep / dense_norm, "ratio_predicted": rank_correction(r),
+            "gain_rep": typical_gain(k_rep, n_samples, seed), "gain_dense": dense_gain,
+            "corrected_rep": corrected_spectral_norm(k_rep, rank=n // r),
+        })
+    return records
+
+
+def corrected_norm_survey(ns: Sequence[int], rs: Sequence[int], n_head: int, seed: int = 0) -> list[dict]:
+    """``‖K⊕‖₂`` and the corrected norm ``‖K⊕‖₂ / c(r)``, each over the dense law ``2σ√n``.
+
+    ``K⊕`` repeats a ``(n/r) × n`` matrix of ``N(0, σ²)`` entries, ``σ = 1/√n``. The corrected
+    norm's rank is left to :func:`corrected_spectral_norm` (numerical rank), which must find ``n/r``.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    records = []
+    for n in ns:
+        _check_divides(n, n_head, rs)
+        std = 1 / math.sqrt(n)
+        dense_law = random_spectral_norm(n, n, std)
+        for r in rs:
+            k_rep = repeat_kv_rows(gaussian(n // r, n, std, generator), r, n // n_head)
+            records.append({
+                "n": n, "r": r,
+                "plain": spectral_norm(k_rep) / dense_law,
+                "corrected": corrected_spectral_norm(k_rep) / dense_law,
+                "numerical_rank": int(torch.linalg.matrix_rank(k_rep)),
+            })
+    return records
+
+
+def block_repeated_norms(n: int, rho: int, seed: int = 0) -> dict:
+    """A matrix repeated ``ρ`` times along *both* sides (``ρ × ρ`` copies of a ``(n/ρ)²`` block).
+
+    Its rank is ``n/ρ`` like ``K⊕``'s, but ``‖A‖₂ = ρ‖B‖₂ ≈ 2σ√(nρ)``: ``√ρ`` times the dense
+    law, not ``c(ρ)``. Returns the measured ratio to ``2σ√n``, and the corrected norm's ratio.
+    """
+    if n % rho:
+        raise ValueError(f"rho={rho} does not divide n={n}")
+    std = 1 / math.sqrt(n)
+    block = gaussian(n // rho, n // rho, std, torch.Generator().manual_seed(seed))
+    matrix = block.repeat(rho, rho)
+    dense_law = random_spectral_norm(n, n, std)
+    return {
+        "n": n, "rho": rho,
+        "plain": spectral_norm(matrix) / dense_law,
+        "corrected": corrected_spectral_norm(matrix, rank=n // rho) / dense_law,
+        "sqrt_rho": math.sqrt(rho),
+    }
+
+
+def rank_one_update_ratios(
+    n: int, n_head: int, r: int, kv_factors: Sequence[str] = ("none", "gqa"), lr: float = 1e-3,
+    seed: int = 0,
+) -> list[dict]:
+    """One Adam step on ``W_Q`` and ``W_K`` from a rank-one gradient, as in one attention layer.
+
+    ``W_Q`` (``n × n``) and ``W_K`` (``(n/r) × n``) have entries ``N(0, 1/n)``. The loss gradient
+    with respect to the queries' and the (repeated) keys' outputs is ``g xᵀ``; ``W_K`` receives
+    the sum over its ``r`` copies, ``Pᵀ g xᵀ``. Each takes Adam's first step (:func:`sign_step`)
+    with learning rate ``η`` for ``W_Q`` and ``η · factor(r)`` for ``W_K``, for each factor named
+    in ``kv_factors`` (keys of ``KV_FACTORS``; the same matrices and gradient for all). Returns one
+    record per factor: both relative updates and their ratio, predicted ``factor(r) · 2/(1 + √r)``,
+    and ``‖ΔW_K‖₂ / η_K`` and ``‖ΔK⊕‖₂ / η_K`` (predicted ``n/√r`` and ``n``).
+    """
+    _check_divides(n, n_head, [r])
+    unknown = [name for name in kv_factors if name not in KV_FACTORS]
+    if unknown:
+        raise ValueError(f"unknown kv_factors {unknown}; choose from {', '.join(KV_FACTORS)}")
+    head_dim, std = n // n_head, 1 / math.sqrt(n)
+    generator = torch.Generator().manual_seed(seed)
+    w_q, w_k = gaussian(n, n, std, generator), gaussian(n // r, n, std, generator)
+    g_q, g_k, x = (torch.randn(n, generator=generator, dtype=torch.float64) for _ in range(3))
+    p = repetition_matrix(n // r, r, head_dim)
+    d_q = sign_step(torch.outer(g_q, x), lr)
+    d_k = sign_step(torch.outer(p.T @ g_k, x), lr)  # at learning rate η; scaled per factor below
+    rel_q = spectral_norm(d_q) / spectral_norm(w_q)
+    norm_dk, norm_drep = spectral_norm(d_k), spectral_norm(p @ d_k)
+    rel_k_unit = norm_drep / spectral_norm(p @ w_k)
+    records = []
+    for name in kv_factors:
+        factor = float(KV_FACTORS[name][0].subs(r_symbol, r))
+        records.append({
+            "n": n, "r": r, "kv_factor": name, "factor": factor,
+            "rel_query": rel_q, "rel_key": factor * rel_k_unit, "ratio": factor * rel_k_unit / rel_q,
+            "predicted": factor * 2 / (1 + math.sqrt(r)),
+            "update_wk": norm_dk / lr, "update_rep": norm_drep / lr,
+        })
+    return records
+
+
+def kv_factor_table(rs: Sequence[int]) -> list[dict]:
+    """Each candidate key/value LR factor of ``KV_FACTORS`` evaluated at every ``r``."""
+    return [
+        {"name": name, "description": description,
+         "values": [float(expr.subs(r_symbol, r)) for r in rs]}
+        for name, (expr, description) in KV_FACTORS.items()
+    ]
+
+
+# ----------------------------------------------------------------------------- a real training step
+
+
+def training_update_ratios(
+    parameterization: str,
+    r: int,
+    checkpoints: Sequence[int] = (1, 10),
+    width: int = 256,
+    n_head: int = 16,
+    depth: int = 2,
+    lr: float = 2**-5.5,
+    batch_size: int = 16,
+    context_length: int = 64,
+    seed: int = 0,
+) -> list[dict]:
+    """Relative updates of the keys and values of a real GQA transformer, over those of ``W_Q``.
+
+    Builds the model with :func:`gqa_mup_ref.train.build` (base width = ``width``, so ``η`` is the
+    base LR), trains with AdamW at a constant learning rate (no warm-up, no weight decay, gradients
+    clipped at 1) on character-level text, and after each checkpoint step reports, per block and
+    for ``kind`` in keys and values, the ratio
+
+        (‖ΔK⊕‖₂ / ‖K⊕‖₂) / (‖ΔW_Q‖₂ / ‖W_Q‖₂)      (Δ since init; prediction 2/(1 + √r) under
+                                                   ``mup``, 1 under ``gqa-mup``)
+
+    with the stable ranks of ``ΔW_Q`` and ``ΔW_K``/``ΔW_V``: since ``‖ΔW‖₂ = ‖ΔW‖_F / √srank``,
+    unequal stable ranks are what moves the measured ratio off the prediction.
+    """
+    from .train import RunConfig, build
+
+    if n_head % r:
+        raise ValueError(f"r={r} does not divide n_head={n_head}")
+    config = RunConfig(
+        parameterization=parameterization, width=width, base_width=width, depth=depth,
+        n_head=n_head, n_kv_head=n_head // r, lr=lr, batch_size=batch_size,
+        context_length=context_length, seed=seed,
+    )
+    model, optimizer, corpus = build(config)
+    head_dim = width // n_head
+    predicted = 1.0 if model.parameterization.kv_factor == "gqa" else 2 / (1 + math.sqrt(r))
+    names = ("query", "key", "value")
+    initial = {(i, name): getattr(block.attn, name).weight.detach().double().clone()
+               for i, block in enumerate(model.blocks) for name in names}
+    batches = torch.Generator().manual_seed(seed)
+    records = []
+    for step in range(1, max(checkpoints) + 1):
+        x, y = corpus.get_batch("train", batch_size, context_length, batches)
+        _, loss = model(x, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        if step not in checkpoints:
+            continue
+        for i, block in enumerate(model.blocks):
+            relative, srank = {}, {}
+            for name in names:
+                w0 = initial[i, name]
+                delta = getattr(block.attn, name).weight.detach().double() - w0
+                srank[name] = stable_rank(delta)
+                if name != "query":  # the operator attention applies: r-fold repetition
+                    w0, delta = repeat_kv_rows(w0, r, head_dim), repeat_kv_rows(delta, r, head_dim)
+                relative[name] = spectral_norm(delta) / spectral_norm(w0)
+            for kind in ("key", "value"):
+                records.append({
+                    "parameterization": parameterization, "r": r, "seed": seed, "step": step,
+                    "block": i, "kind": kind, "ratio": relative[kind] / relative["query"],
+                    "predicted": predicted, "stable_rank": srank[kind],
+                    "stable_rank_query": srank["query"], "loss": loss.item(),
+                })
+    return records
+
+
+def normalized_ratios(records: list[dict]) -> dict[tuple[str, int, int], float]:
+    """``(parameterization, step, r) -> ratio(r) / ratio(1)``, geometric mean over the rest.
+
+    Even at ``r = 1`` a real network's keys and values do not move by exactly ``W_Q``'s relative
+    amount (the spectral condition fixes scalings, not constants); dividing each ratio by the same
+    layer's ratio at ``r = 1`` (same parameterization, step, seed, block, keys or values) keeps
+    only what the repetition changes, which is what the prediction is about.
+    """
+    base = {(rec["parameterization"], rec["step"], rec["seed"], rec["block"], rec["kind"]): rec["ratio"]
+            for rec in records if rec["r"] == 1}
+    if not base:
+        raise ValueError("normalized_ratios needs the r = 1 runs as reference")
+    logs: dict[tuple[str, int, int], list[float]] = {}
+    for rec in records:
+        key = (rec["parameterization"], rec["step"], rec["seed"], rec["block"], rec["kind"])
+        logs.setdefault((rec["parameterization"], rec["step"], rec["r"]), []).append(
+            math.log(rec["ratio"] / base[key]))
+    return {key: math.exp(sum(v) / len(v)) for key, v in sorted(logs.items())}
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def _style():
+    import matplotlib.pyplot as plt
+
+    from .plots import book_style
+
+    return plt.rc_context(book_style())
+
+
+def plot_gqa_diagram(n_head: int = 8, kv_heads: Sequence[int] = (8, 2, 1)):
+    """Which key/value head each query head reads, for several ``H_kv`` (query head ``h`` → ``h // r``)."""
+    import matplotlib.pyplot as plt
+
+    from .plots import PALETTE
+
+    with _style():
+        fig, axes = plt.subplots(1, len(kv_heads), figsize=(3.0 * len(kv_heads), 2.3))
+        for ax, n_kv in zip(axes, kv_heads):
+            r = n_head // n_kv
+            for h in range(n_head):
+                ax.add_patch(plt.Rectangle((h - 0.4, 1.6), 0.8, 0.5, color=PALETTE[(h // r) % 6]))
+                centre = (h // r) * r + (r - 1) / 2
+                ax.plot([h, centre], [1.6, 0.55], color=PALETTE[(h // r) % 6], lw=1)
+            for k in range(n_kv):
+                centre = k * r + (r - 1) / 2
+                width = min(0.8 * r, r - 0.2) if r > 1 else 0.8
+                ax.add_patch(plt.Rectangle((centre - width / 2, 0.05), width, 0.5,
+                                           color=PALETTE[k % 6], alpha=0.6))
+            name = "MHA" if r == 1 else "MQA" if n_kv == 1 else "GQA"
+            ax.set_title(f"{name}: H = {n_head}, H_kv = {n_kv}, r = {r}", fontsize=9)
+            ax.text(-0.6, 1.85, "queries", ha="right", va="center", fontsize=8)
+            ax.text(-0.6, 0.3, "keys,\nvalues", ha="right", va="center", fontsize=8)
+            ax.set_xlim(-2.6, n_head - 0.4)
+            ax.set_ylim(-0.05, 2.2)
+            ax.axis("off")
+        fig.tight_layout()
+    return fig
+
+
+def plot_norms(records: list[dict], update_records: list[dict]):
+    """Left: ``‖K⊕‖₂/‖D‖₂`` and the typical-gain ratio against ``r``; right: the relative-update ratio."""
+    import matplotlib.pyplot as plt
+
+    rs = [rec["r"] for rec in records]
+    grid = torch.linspace(1, max(rs), 200)
+    with _style():
+        fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.2))
+        left.plot(grid, (1 + grid.sqrt()) / 2, color="0.5", lw=1, label=r"$(1+\sqrt{r})/2$")
+        left.plot(rs, [rec["ratio"] for rec in records], "o", label=r"$\|K_\oplus\|_2 / \|D\|_2$ (SVD)")
+        left.plot(rs, [rec["gain_rep"] / rec["gain_dense"] for rec in records], "s",
+                  label="typical gain ratio")
+        left.set_xscale("log", base=2)
+        left.set_xlabel("repetition $r = H/H_{kv}$")
+        left.set_ylabel("repeated / dense")
+        left.set_title(f"norms, n = {records[0]['n']}", fontsize=9)
+        left.legend(fontsize=8)
+        ur = [rec["r"] for rec in update_records]
+        right.plot(grid, 2 / (1 + grid.sqrt()), color="0.5", lw=1, label=r"$2/(1+\sqrt{r})$")
+        right.plot(ur, [rec["ratio"] for rec in update_records], "o", color="C1",
+                   label="rank-one Adam step")
+        right.set_xscale("log", base=2)
+        right.set_xlabel("repetition $r$")
+        right.set_ylabel("relative update, $K_\\oplus$ / $W_Q$")
+        right.set_title("one Adam step, plain μP", fontsize=9)
+        right.legend(fontsize=8)
+        fig.tight_layout()
+    return fig
+
+
+def plot_corrected_norm(records: list[dict]):
+    """``‖K⊕‖₂`` and the corrected norm over the dense law ``2σ√n``, against ``r``, one line per ``n``."""
+    import matplotlib.pyplot as plt
+
+    ns = sorted({rec["n"] for rec in records})
+    with _style():
+        fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.2), sharey=True)
+        for key, ax, title in (("plain", axes[0], r"spectral norm $\|K_\oplus\|_2$"),
+                               ("corrected", axes[1], r"corrected norm $\|K_\oplus\|_2 / c(r)$")):
+            for i, n in enumerate(ns):
+                rows = [rec for rec in records if rec["n"] == n]
+                ax.plot([rec["r"] for rec in rows], [rec[key] for rec in rows], "o-", ms=4,
+                        color=f"C{i}", label=f"n = {n}")
+            ax.axhline(1, color="0.5", lw=1)
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("repetition $r$")
+            ax.set_title(title, fontsize=9)
+        axes[0].set_ylabel(r"over the dense law $2\sigma\sqrt{n}$")
+        axes[0].legend(fontsize=8)
+        fig.tight_layout()
+    return fig
+
+
+def plot_training_ratios(records: list[dict]):
+    """Key/value relative update over the query's, against ``r``, for ``mup`` and ``gqa-mup``."""
+    import matplotlib.pyplot as plt
+
+    from .plots import PARAM_COLORS
+
+    steps = sorted({rec["step"] for rec in records})
+    rs = sorted({rec["r"] for rec in records})
+    grid = torch.linspace(1, max(rs), 200)
+    with _style():
+        fig, axes = plt.subplots(1, len(steps), figsize=(4.2 * len(steps), 3.2), sharey=True)
+        axes = [axes] if len(steps) == 1 else list(axes)
+        for ax, step in zip(axes, steps):
+            for param, marker in (("mup", "o"), ("gqa-mup", "s")):
+                color = PARAM_COLORS[param]
+                for kind, fill in (("key", color), ("value", "none")):
+                    rows = [rec for rec in records
+                            if rec["parameterization"] == param and rec["step"] == step
+                            and rec["block"] == 0]
+                    ax.plot([rec["r"] for rec in rows], [rec[kind] for rec in rows], marker,
+                            color=color, mfc=fill, label=f"{param}, {kind}s")
+            ax.plot(grid, 2 / (1 + grid.sqrt()), color=PARAM_COLORS["mup"], lw=1)
+            ax.axhline(1, color=PARAM_COLORS["gqa-mup"], lw=1)
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("repetition $r$")
+            ax.set_title(f"after {step} step{'s' if step > 1 else ''} (block 0)", fontsize=9)
+        axes[0].set_ylabel("relative update / that of $W_Q$")
+        axes[0].legend(fontsize=7)
+        fig.tight_layout()
+    return fig
+
+
+def kv_view(n: int, kv_heads: int, n_head: int = 16, seed: int = 0, dpi: int = 70):
+    """The widget's view for width ``n`` and ``H_kv`` key/value heads (``H = n_head``).
+
+    The sorted singular values of ``W_K``, of ``K⊕`` and of a dense ``n × n`` matrix (entries
+    ``N(0, 1/n)``), and a table of the three norms and of the relative update over ``W_Q``'s under
+    ``mup`` and ``gqa-mup`` (a rank-one Adam step, :func:`rank_one_update_ratios`).
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    from .plots import PARAM_COLORS
+    from .widgets import figure_widget
+
+    r = n_head // kv_heads
+    _check_divides(n, n_head, [r])
+    std = 1 / math.sqrt(n)
+    generator = torch.Generator().manual_seed(seed)
+    dense = gaussian(n, n, std, generator)
+    w_k = gaussian(n // r, n, std, generator)
+    k_rep = repeat_kv_rows(w_k, r, n // n_head)
+    spectra = {name: torch.linalg.svdvals(a) for name, a in
+               (("dense", dense), ("W_K", w_k), ("K⊕", k_rep))}
+    with _style():
+        fig, ax = plt.subplots(figsize=(4.6, 2.4))
+        for name, color, label in (("dense", PARAM_COLORS["dense"], f"dense {n}×{n}"),
+                                   ("W_K", "C4", f"$W_K$ {n // r}×{n}"),
+                                   ("K⊕", "C0", rf"$K_\oplus$ {n}×{n}, rank {n // r}")):
+            s = spectra[name]
+            ax.plot((torch.arange(len(s)) + 0.5) / n, s, color=color, lw=1.5, label=label)
+        ax.axhline(1 + math.sqrt(r), color="C0", ls="--", lw=0.8)
+        ax.axhline(2, color=PARAM_COLORS["dense"], ls="--", lw=0.8)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1 + math.sqrt(n_head) + 0.3)
+        ax.set_xlabel("index $i / n$")
+        ax.set_ylabel("singular value $s_i$")
+        ax.set_title(f"n = {n}, H = {n_head}, H_kv = {kv_heads}, r = {r}", fontsize=9)
+        ax.legend(fontsize=7, loc="upper right")
+    mup, gqa = rank_one_update_ratios(n, n_head, r, ("none", "gqa"), seed=seed)
+    cells = [
+        ("‖K⊕‖₂ (prediction 1+√r)", f"{spectral_norm(k_rep):.2f}", f"{1 + math.sqrt(r):.2f}"),
+        ("‖dense‖₂ (prediction 2)", f"{spectral_norm(dense):.2f}", "2.00"),
+        ("corrected ‖K⊕‖₂ / c(r)", f"{corrected_spectral_norm(k_rep, rank=n // r):.2f}", "2.00"),
+        ("typical gain K⊕ vs dense", f"{typical_gain(k_rep):.2f} vs {typical_gain(dense):.2f}", "1.00"),
+        ("relative update K⊕ / W_Q, μP", f"{mup['ratio']:.2f}", f"{mup['predicted']:.2f}"),
+        ("relative update K⊕ / W_Q, GQA-μP", f"{gqa['ratio']:.2f}", f"{gqa['predicted']:.2f}"),
+    ]
+    rows = "".join(f"<tr><td>{a}</td><td>{b}</td><td>{c}</td></tr>" for a, b, c in cells)
+    table = ("<table style='font-size:85%'><tr><th></th><th>measured</th><th>predicted</th></tr>"
+             f"{rows}</table>")
+    return widgets.HBox([figure_widget(fig, dpi=dpi), widgets.HTML(table)])
