@@ -382,6 +382,8 @@ def run_sweep(
     called in this process with each new record (an exception there stops the sweep; finished runs
     stay stored). ``train_fn`` replaces :func:`~gqa_mup_ref.train.train` (it must be picklable
     for workers). Stored results that are corrupt raise :class:`ResultsError` before anything runs.
+    ``quiet=True`` prints nothing (no bar, no summary line with its timing): use it in notebooks
+    that nbval compares, and print what you choose from the returned :class:`SweepReport`.
     """
     start = time.perf_counter()
     if workers < 1:
@@ -394,9 +396,7 @@ def run_sweep(
         Path(results_dir).mkdir(parents=True, exist_ok=True)
     bar = _progress(len(configs), len(done), quiet)
     try:
-        if not todo:
-            pass
-        elif workers == 1 or device != "cpu" or len(todo) == 1:
+        if workers == 1 or device != "cpu" or len(todo) <= 1:
             _run_here(todo, str(results_dir), device, train_fn, report, bar, on_result)
         else:
             _run_pool(todo, str(results_dir), min(workers, len(todo)), threads_per_worker,
