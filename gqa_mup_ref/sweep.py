@@ -30,6 +30,7 @@ import os
 import statistics
 import tempfile
 import time
+import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,13 +77,27 @@ class ResultsError(RuntimeError):
 # ----------------------------------------------------------------------------- building the run list
 
 
+def _float_fields() -> set[str]:
+    hints = typing.get_type_hints(RunConfig)
+    return {name for name, hint in hints.items() if hint is float or float in typing.get_args(hint)}
+
+
+_FLOAT_FIELDS = _float_fields()
+
+
+def _normalized(values: Mapping[str, Any]) -> dict:
+    """Integers given for float fields become floats (``weight_decay = 0`` is ``0.0``)."""
+    return {k: float(v) if k in _FLOAT_FIELDS and type(v) is int else v for k, v in values.items()}
+
+
 def run_key(config: RunConfig) -> str:
     """Stable key of a run: the first 16 hex digits of SHA-256 of its config as sorted JSON.
 
     Every field counts, defaults included, so two runs share a key exactly when they share a
-    configuration (floats are written by ``repr``, which round-trips exactly).
+    configuration (floats are written by ``repr``, which round-trips exactly; an integer given for
+    a float field counts as that float).
     """
-    text = json.dumps(config.to_dict(), sort_keys=True, separators=(",", ":"))
+    text = json.dumps(_normalized(config.to_dict()), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -120,7 +135,7 @@ def expand_grid(fixed: Mapping[str, Any] | None = None, grid: Mapping[str, Seque
         for part in combination:
             values.update(part)
         try:
-            config = RunConfig(**values)
+            config = RunConfig(**_normalized(values))
         except (TypeError, ValueError) as error:
             varied = {k: v for part in combination for k, v in part.items()}
             raise ValueError(
@@ -705,6 +720,13 @@ def find_optimum(lrs: Sequence[float], losses: Sequence[float],
     )
 
 
+def _order(value: Any) -> tuple:
+    """Sort numbers by value, before anything else sorted by text."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, value, "")
+    return (1, 0, str(value))
+
+
 def optima(rows: Sequence[Mapping], by: Sequence[str] = ("parameterization",),
            metric: str = "val_loss", window: int = 2) -> list[dict]:
     """:func:`find_optimum` for each setting: rows grouped by the ``by`` columns, one result row each.
@@ -717,7 +739,7 @@ def optima(rows: Sequence[Mapping], by: Sequence[str] = ("parameterization",),
     for row in rows:
         groups.setdefault(tuple(row[k] for k in by), []).append(row)
     out = []
-    for values in sorted(groups, key=lambda t: tuple(str(v) for v in t)):
+    for values in sorted(groups, key=lambda t: tuple(_order(v) for v in t)):
         group = groups[values]
         base = dict(zip(by, values))
         try:

@@ -46,6 +46,9 @@ def test_grid_is_the_product_with_log2_and_zipped_fields():
         (32, 2, 2**-8), (32, 2, 2**-7), (64, 4, 2**-8), (64, 4, 2**-7)]
     assert len({sweep.run_key(c) for c in configs}) == 4
     assert sweep.run_key(RunConfig(lr=0.01)) == sweep.run_key(RunConfig(lr=0.01))
+    # weight_decay = 0 in a TOML file is the same run as the default 0.0
+    assert sweep.run_key(RunConfig(weight_decay=0)) == sweep.run_key(RunConfig())
+    assert sweep.run_key(RunConfig(lr=0.01)) != sweep.run_key(RunConfig(lr=0.0100001))
 
 
 def test_grid_errors_name_the_bad_value():
