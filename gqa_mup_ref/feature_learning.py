@@ -133,15 +133,16 @@ def same_entries_different_effect(widths: Sequence[int], seed: int = 0) -> list[
     return records
 
 
-def random_norm_survey(shapes: Sequence[tuple[int, int]], seed: int = 0) -> list[dict]:
-    """``‖W‖₂`` of Gaussian matrices ``W_ij ~ N(0, 1/n_in)`` against ``σ(√n_out + √n_in)``.
+def random_norm_survey(
+    shapes: Sequence[tuple[int, int]], std: float = 1.0, seed: int = 0
+) -> list[dict]:
+    """``‖W‖₂`` of Gaussian matrices ``W_ij ~ N(0, std²)`` against ``std · (√n_out + √n_in)``.
 
     Records ``n_out, n_in, std``, the measured and predicted spectral norms, their ratio, the
     Frobenius norm and the natural spectral norm ``‖W‖₂ √(n_in/n_out)``.
     """
     records = []
     for i, (n_out, n_in) in enumerate(shapes):
-        std = 1 / math.sqrt(n_in)
         w = torch.randn(n_out, n_in, generator=_generator(seed + i), dtype=torch.float64) * std
         measured, predicted = spectral_norm(w), random_spectral_norm(n_out, n_in, std)
         records.append(
@@ -528,7 +529,7 @@ def plot_width_sweep(records: list[dict]):
 
     layers = ("input", "hidden", "output")
     with _style():
-        fig, axes = plt.subplots(2, 3, figsize=(9, 5), sharex=True)
+        fig, axes = plt.subplots(2, 3, figsize=(9, 5), sharex=True, sharey="row")
         for col, layer in enumerate(layers):
             for param in dict.fromkeys(r["parameterization"] for r in records):
                 rows = [r for r in records if r["layer"] == layer and r["parameterization"] == param]
@@ -551,7 +552,9 @@ def layer_view(step: LayerStep, base_lr: float, dpi: int = 70):
 
     Left: the sorted singular values of the initial (effective) weight with the Bai–Yin edge
     ``σ(√n_out + √n_in)``, and of one Adam update with ``η√(n_out n_in)``. Below: the rule's
-    init std and learning rate and both natural spectral norms. Returns an ``ipywidgets`` box.
+    init std and Adam learning rate next to :func:`spectral_rules` (their ratio is the same at every
+    width: the table and the rule differ only by tuned constants) and both natural spectral norms.
+    Returns an ``ipywidgets`` box.
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
@@ -563,7 +566,7 @@ def layer_view(step: LayerStep, base_lr: float, dpi: int = 70):
     update_sv = torch.linalg.svdvals(step.update)
     std = step.weight.std().item()
     with _style():
-        fig, ax = plt.subplots(figsize=(5.2, 2.6))
+        fig, ax = plt.subplots(figsize=(6, 3))
         index = torch.arange(1, len(weight_sv) + 1)
         ax.loglog(index, weight_sv, label=r"init $W$")
         ax.loglog(index, update_sv.clamp_min(1e-12), label=r"update $\Delta W$")
@@ -575,18 +578,27 @@ def layer_view(step: LayerStep, base_lr: float, dpi: int = 70):
         ax.set_ylim(top * 1e-4, top * 3)
         ax.set_xlabel("index $i$")
         ax.set_ylabel(r"singular value $s_i$")
-        ax.set_title(f"{step.name} layer, W: {n_out} × {n_in}", fontsize=9)
-        ax.legend(fontsize=7, loc="lower left", ncol=2)
+        ax.set_title(f"{step.name} layer, W: {n_out} × {n_in}")
+        ax.legend(fontsize=8, loc="lower left", ncol=2)
     rules = spectral_rules(n_out, n_in)
+    table_lr = step.lr * abs(step.multiplier)
+    rows = [
+        ("init std", std, rules["init_std"]),
+        (f"Adam LR (η = {base_lr:g})", table_lr, rules["adam_lr"]),
+    ]
+    cell = "<td style='padding:0 8px'>{}</td>"
     text = (
-        "<table style='font-size:85%'>"
-        f"<tr><td>init std (μP table, effective)</td><td>{std:.3g}</td>"
-        f"<td>spectral rule σ = √(n_out/n_in)/(√n_out+√n_in)</td><td>{rules['init_std']:.3g}</td></tr>"
-        f"<tr><td>Adam LR (μP table, η = {base_lr:g})</td><td>{step.lr * abs(step.multiplier):.3g}</td>"
-        f"<td>spectral rule 1/n_in (SGD: n_out/n_in = {rules['sgd_lr']:.3g})</td>"
-        f"<td>{rules['adam_lr']:.3g}</td></tr>"
-        f"<tr><td>natural ‖W‖₂</td><td>{natural_spectral_norm(step.weight):.2f}</td>"
-        f"<td>natural ‖ΔW‖₂ (stable rank {stable_rank(step.update):.1f})</td>"
-        f"<td>{natural_spectral_norm(step.update):.2f}</td></tr></table>"
+        "<table style='font-size:90%'><tr>"
+        + "".join(cell.format(h) for h in ("", "μP table (effective)", "spectral rule", "ratio"))
+        + "</tr>"
+        + "".join(
+            "<tr>" + "".join(cell.format(v) for v in (name, f"{a:.3g}", f"{b:.3g}", f"{a / b:.2f}")) + "</tr>"
+            for name, a, b in rows
+        )
+        + "</table>"
+        f"<p style='font-size:90%'>natural ‖W‖₂ = {natural_spectral_norm(step.weight):.2f}, "
+        f"natural ‖ΔW‖₂ = {natural_spectral_norm(step.update):.2f}, "
+        f"stable rank of ΔW = {stable_rank(step.update):.1f}; "
+        f"SGD rule n_out/n_in = {rules['sgd_lr']:.3g}</p>"
     )
     return widgets.VBox([figure_widget(fig, dpi=dpi), widgets.HTML(text)])

@@ -45,13 +45,13 @@ def test_same_entries_have_equal_frobenius_but_different_spectral_norms():
 
 
 def test_random_norm_survey_against_svd_and_hand_prediction():
-    records = fl.random_norm_survey([(300, 100), (50, 400)], seed=3)
+    std = 0.3
+    records = fl.random_norm_survey([(300, 100), (50, 400)], std=std, seed=3)
     for rec in records:
-        std = 1 / math.sqrt(rec["n_in"])
         assert rec["predicted"] == pytest.approx(std * (math.sqrt(rec["n_out"]) + math.sqrt(rec["n_in"])))
         assert rec["ratio"] == pytest.approx(1.0, abs=0.08)
         assert rec["natural"] == pytest.approx(rec["measured"] * math.sqrt(rec["n_in"] / rec["n_out"]))
-        assert rec["frobenius"] == pytest.approx(math.sqrt(rec["n_out"]), rel=0.05)  # σ√(n_out n_in)
+        assert rec["frobenius"] == pytest.approx(std * math.sqrt(rec["n_out"] * rec["n_in"]), rel=0.05)
 
 
 def test_alignment_survey_update_is_aligned_and_init_matches_prediction():
