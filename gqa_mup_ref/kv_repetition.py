@@ -404,34 +404,30 @@ def plot_corrected_norm(records: list[dict]):
     return fig
 
 
-def plot_training_ratios(records: list[dict]):
-    """Key/value relative update over the query's, against ``r``, for ``mup`` and ``gqa-mup``."""
+def plot_training_ratios(normalized: dict[tuple[str, int, int], float]):
+    """:func:`normalized_ratios` against ``r``, one panel per step, with the two predictions."""
     import matplotlib.pyplot as plt
 
     from .plots import PARAM_COLORS
 
-    steps = sorted({rec["step"] for rec in records})
-    rs = sorted({rec["r"] for rec in records})
+    steps = sorted({step for _, step, _ in normalized})
+    rs = sorted({r for _, _, r in normalized})
     grid = torch.linspace(1, max(rs), 200)
     with _style():
         fig, axes = plt.subplots(1, len(steps), figsize=(4.2 * len(steps), 3.2), sharey=True)
         axes = [axes] if len(steps) == 1 else list(axes)
         for ax, step in zip(axes, steps):
+            ax.plot(grid, 2 / (1 + grid.sqrt()), color=PARAM_COLORS["mup"], lw=1, ls="--",
+                    label=r"$2/(1+\sqrt{r})$")
+            ax.axhline(1, color=PARAM_COLORS["gqa-mup"], lw=1, ls="--", label="1")
             for param, marker in (("mup", "o"), ("gqa-mup", "s")):
-                color = PARAM_COLORS[param]
-                for kind, fill in (("key", color), ("value", "none")):
-                    rows = [rec for rec in records
-                            if rec["parameterization"] == param and rec["step"] == step
-                            and rec["block"] == 0]
-                    ax.plot([rec["r"] for rec in rows], [rec[kind] for rec in rows], marker,
-                            color=color, mfc=fill, label=f"{param}, {kind}s")
-            ax.plot(grid, 2 / (1 + grid.sqrt()), color=PARAM_COLORS["mup"], lw=1)
-            ax.axhline(1, color=PARAM_COLORS["gqa-mup"], lw=1)
+                ax.plot(rs, [normalized[param, step, r] for r in rs], marker + "-",
+                        color=PARAM_COLORS[param], label=param)
             ax.set_xscale("log", base=2)
             ax.set_xlabel("repetition $r$")
-            ax.set_title(f"after {step} step{'s' if step > 1 else ''} (block 0)", fontsize=9)
-        axes[0].set_ylabel("relative update / that of $W_Q$")
-        axes[0].legend(fontsize=7)
+            ax.set_title(f"after {step} Adam step{'s' if step > 1 else ''}", fontsize=9)
+        axes[0].set_ylabel("K/V relative update over $W_Q$'s,\nrelative to $r = 1$")
+        axes[0].legend(fontsize=8)
         fig.tight_layout()
     return fig
 
