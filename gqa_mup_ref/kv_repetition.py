@@ -44,6 +44,7 @@ __all__ = [
     "repetition_matrix",
     "gaussian",
     "sign_step",
+    "predicted_ratio",
     "norm_survey",
     "corrected_norm_survey",
     "block_repeated_norms",
@@ -79,6 +80,17 @@ def gaussian(n_out: int, n_in: int, std: float, generator: torch.Generator) -> t
 def sign_step(gradient: torch.Tensor, lr: float) -> torch.Tensor:
     """Adam's first step: ``−η · g / (|g| + ε)``, i.e. ``−η · sign(g)`` (``ε`` = 1e-8, as AdamW)."""
     return -lr * gradient / (gradient.abs() + 1e-8)
+
+
+def predicted_ratio(kv_factor: str, r: int) -> float:
+    """Predicted relative update of ``K⊕`` over that of a dense hidden matrix: ``factor(r) · 2/(1 + √r)``.
+
+    ``kv_factor`` names an entry of ``KV_FACTORS``: ``"none"`` (plain μP) gives ``2/(1 + √r)``,
+    ``"gqa"`` (GQA-μP) gives exactly 1.
+    """
+    if kv_factor not in KV_FACTORS:
+        raise ValueError(f"unknown kv_factor={kv_factor!r}; choose one of {', '.join(KV_FACTORS)}")
+    return float(KV_FACTORS[kv_factor][0].subs(r_symbol, r)) * 2 / (1 + math.sqrt(r))
 
 
 def _check_divides(n: int, n_head: int, rs: Sequence[int]) -> None:
@@ -204,7 +216,7 @@ def rank_one_update_ratios(
         records.append({
             "n": n, "r": r, "kv_factor": name, "factor": factor,
             "rel_query": rel_q, "rel_key": factor * rel_k_unit, "ratio": factor * rel_k_unit / rel_q,
-            "predicted": factor * 2 / (1 + math.sqrt(r)),
+            "predicted": predicted_ratio(name, r),
             "update_wk": norm_dk / lr, "update_rep": norm_drep / lr,
         })
     return records
@@ -258,7 +270,7 @@ def training_update_ratios(
     )
     model, optimizer, corpus = build(config)
     head_dim = width // n_head
-    predicted = 1.0 if model.parameterization.kv_factor == "gqa" else 2 / (1 + math.sqrt(r))
+    predicted = predicted_ratio(model.parameterization.kv_factor, r)
     names = ("query", "key", "value")
     initial = {(i, name): getattr(block.attn, name).weight.detach().double().clone()
                for i, block in enumerate(model.blocks) for name in names}
@@ -334,14 +346,14 @@ def plot_gqa_diagram(n_head: int = 8, kv_heads: Sequence[int] = (8, 2, 1)):
         for ax, n_kv in zip(axes, kv_heads):
             r = n_head // n_kv
             for h in range(n_head):
-                ax.add_patch(plt.Rectangle((h - 0.4, 1.6), 0.8, 0.5, color=PALETTE[(h // r) % 6]))
+                ax.add_patch(plt.Rectangle((h - 0.4, 1.6), 0.8, 0.5, color=PALETTE[(h // r) % 8]))
                 centre = (h // r) * r + (r - 1) / 2
-                ax.plot([h, centre], [1.6, 0.55], color=PALETTE[(h // r) % 6], lw=1)
+                ax.plot([h, centre], [1.6, 0.55], color=PALETTE[(h // r) % 8], lw=1)
             for k in range(n_kv):
                 centre = k * r + (r - 1) / 2
                 width = min(0.8 * r, r - 0.2) if r > 1 else 0.8
                 ax.add_patch(plt.Rectangle((centre - width / 2, 0.05), width, 0.5,
-                                           color=PALETTE[k % 6], alpha=0.6))
+                                           color=PALETTE[k % 8], alpha=0.6))
             name = "MHA" if r == 1 else "MQA" if n_kv == 1 else "GQA"
             ax.set_title(f"{name}: H = {n_head}, H_kv = {n_kv}, r = {r}", fontsize=9)
             ax.text(-0.6, 1.85, "queries", ha="right", va="center", fontsize=8)
@@ -434,7 +446,7 @@ def plot_training_ratios(normalized: dict[tuple[str, int, int], float]):
     return fig
 
 
-def kv_view(n: int, kv_heads: int, n_head: int = 16, seed: int = 0, dpi: int = 70):
+def kv_view(n: int, kv_heads: int, n_head: int = 16, seed: int = 0, dpi: int = 80):
     """The widget's view for width ``n`` and ``H_kv`` key/value heads (``H = n_head``).
 
     The sorted singular values of ``W_K``, of ``K⊕`` and of a dense ``n × n`` matrix (entries

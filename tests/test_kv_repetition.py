@@ -79,6 +79,15 @@ def test_rank_one_update_ratio_matches_two_over_one_plus_sqrt_r():
         kv.rank_one_update_ratios(n, 16, 2, ("bogus",))
 
 
+def test_predicted_ratio_hand_values():
+    assert kv.predicted_ratio("none", 1) == 1.0
+    assert kv.predicted_ratio("none", 9) == pytest.approx(0.5)
+    assert kv.predicted_ratio("gqa", 9) == pytest.approx(1.0)
+    assert kv.predicted_ratio("alt", 4) == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="unknown kv_factor='x'"):
+        kv.predicted_ratio("x", 4)
+
+
 def test_kv_factor_table_hand_values():
     table = {row["name"]: row["values"] for row in kv.kv_factor_table([1, 4, 9])}
     assert table["none"] == [1, 1, 1]
