@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .parameterization import KV_FACTORS, get_parameterization, r as r_symbol
+from .parameterization import KV_FACTORS, r as r_symbol
 from .spectral import (
     corrected_spectral_norm,
     random_spectral_norm,
@@ -261,8 +261,7 @@ def training_update_ratios(
     """
     from .train import RunConfig, build
 
-    if n_head % r:
-        raise ValueError(f"r={r} does not divide n_head={n_head}")
+    _check_divides(width, n_head, [r])
     config = RunConfig(
         parameterization=parameterization, width=width, base_width=width, depth=depth,
         n_head=n_head, n_kv_head=n_head // r, lr=lr, batch_size=batch_size,
