@@ -102,8 +102,11 @@ def corrected_spectral_norm(matrix: torch.Tensor, rank: int | None = None) -> fl
     _check_matrix(matrix)
     if rank is None:
         rank = int(torch.linalg.matrix_rank(matrix.detach().double()))
-    if rank < 1:
-        raise ValueError(f"rank={rank}: the corrected norm of a zero matrix is undefined")
+    if not 1 <= rank <= min(matrix.shape):
+        raise ValueError(
+            f"rank={rank} is impossible for a {tuple(matrix.shape)} matrix; pass a rank between 1 "
+            f"and {min(matrix.shape)} (the corrected norm of a zero matrix is undefined)"
+        )
     return spectral_norm(matrix) / rank_correction(min(matrix.shape) / rank)
 
 

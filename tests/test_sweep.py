@@ -87,7 +87,8 @@ def test_a_run_that_raises_in_a_worker_is_reported_and_the_others_stored(tmp_pat
 
 
 def test_diverged_run_is_recorded_and_the_sweep_continues(tmp_path):
-    configs = sweep.expand_grid(TINY, {"lr": [1e-3, 1e3, 2e-3]})
+    # 10 steps: a run counts as diverged after 5 consecutive exploded steps (train.PATIENCE)
+    configs = sweep.expand_grid(TINY | {"steps": 10}, {"lr": [1e-3, 1e3, 2e-3]})
     report = sweep.run_sweep(configs, tmp_path, workers=1, quiet=True)
     assert len(report.completed) == 3 and report.diverged == 1
     records = {r["config"]["lr"]: r for r in sweep.load_records(tmp_path)}

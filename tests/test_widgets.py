@@ -48,4 +48,4 @@ def test_figure_becomes_a_png_image_widget():
     ax.plot([0, 1], [1, 0])
     image = figure_widget(fig)
     assert image.format == "png" and image.value[:8] == b"\x89PNG\r\n\x1a\n"
-    assert not plt.get_fignums()  # the figure was closed
+    assert fig.number not in plt.get_fignums()  # the figure was closed
