@@ -90,7 +90,7 @@ def predicted_ratio(kv_factor: str, r: int) -> float:
     """
     if kv_factor not in KV_FACTORS:
         raise ValueError(f"unknown kv_factor={kv_factor!r}; choose one of {', '.join(KV_FACTORS)}")
-    return float(KV_FACTORS[kv_factor][0].subs(r_symbol, r)) * 2 / (1 + math.sqrt(r))
+    return float(KV_FACTORS[kv_factor][0].subs(r_symbol, r)) / rank_correction(r)
 
 
 def _check_divides(n: int, n_head: int, rs: Sequence[int]) -> None:
