@@ -6,14 +6,19 @@ norms that statement is made in, the random-matrix prediction they are compared 
 key/value repetition of grouped-query attention that makes a matrix rank-deficient.
 
 Every function takes plain ``torch`` tensors of shape ``(n_out, n_in)``, as ``nn.Linear.weight``.
+``torch`` is imported inside the functions that compute, so that the rules (which use
+:func:`rank_correction`) and the command line load without it.
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import sympy
-import torch
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 __all__ = [
     "spectral_norm",
@@ -30,6 +35,8 @@ __all__ = [
 
 def spectral_norm(matrix: torch.Tensor) -> float:
     """Largest singular value ``‖A‖₂ = max_x ‖Ax‖ / ‖x‖``."""
+    import torch
+
     _check_matrix(matrix)
     return float(torch.linalg.matrix_norm(matrix.detach().double(), ord=2))
 
@@ -99,6 +106,8 @@ def corrected_spectral_norm(matrix: torch.Tensor, rank: int | None = None) -> fl
     repeating rows (the GQA key/value operator), it restores the dense law ``σ(√n_out + √n_in)``.
     ``rank`` defaults to the numerical rank; pass it when it is known (``n / r`` for ``K⊕``).
     """
+    import torch
+
     _check_matrix(matrix)
     if rank is None:
         rank = int(torch.linalg.matrix_rank(matrix.detach().double()))
@@ -116,6 +125,8 @@ def typical_gain(matrix: torch.Tensor, n_samples: int = 256, seed: int = 0) -> f
     Equals ``‖A‖_F / √n_in``: it sees the matrix's average direction, not its largest one, and so
     does not notice rank deficiency.
     """
+    import torch
+
     _check_matrix(matrix)
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(matrix.shape[1], n_samples, generator=generator, dtype=torch.float64)
@@ -137,6 +148,8 @@ def stable_rank(matrix: torch.Tensor) -> float:
 
 
 def _check_matrix(matrix: torch.Tensor) -> None:
+    import torch
+
     if not isinstance(matrix, torch.Tensor) or matrix.dim() != 2:
         got = tuple(matrix.shape) if isinstance(matrix, torch.Tensor) else type(matrix).__name__
         raise ValueError(f"expected a 2-D tensor of shape (n_out, n_in), got {got}")

@@ -34,11 +34,15 @@ import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+from .config import RunConfig
 
-from .train import RunConfig, RunResult, build, train
+if TYPE_CHECKING:  # pragma: no cover
+    from .train import RunResult
+
+# torch and gqa_mup_ref.train are imported where runs are trained or timed, so that checking a
+# finished sweep (or a dry run with stored timings) does not pay torch's import time.
 
 __all__ = [
     "FORMAT_VERSION",
@@ -359,6 +363,8 @@ def _run_one(config: RunConfig, results_dir: str, device: str,
 
 
 def _init_worker(threads: int) -> None:
+    import torch
+
     torch.set_num_threads(threads)
 
 
@@ -368,13 +374,15 @@ def _context() -> multiprocessing.context.BaseContext:
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     # The server imports torch once; every worker forks from it with torch loaded but idle.
-    context.set_forkserver_preload([__name__])
+    context.set_forkserver_preload([__name__, "gqa_mup_ref.train"])
     return context
 
 
 def resolve_device(device: str = "auto") -> str:
     """``"auto"`` → ``"cuda"`` when a GPU is present, else ``"cpu"``; other names pass through."""
     if device == "auto":
+        import torch
+
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
 
@@ -388,27 +396,29 @@ def run_sweep(
     quiet: bool = False,
     threads_per_worker: int = 1,
     on_result: Callable[[dict], None] | None = None,
-    train_fn: Callable[..., RunResult] = train,
+    train_fn: Callable[..., RunResult] | None = None,
 ) -> SweepReport:
     """Run every config of the (shard of the) sweep that has no stored result, storing each as it ends.
 
     ``workers > 1`` on CPU runs that many processes with ``threads_per_worker`` torch threads each;
     ``workers == 1`` or a CUDA device runs in this process, one run after another. ``on_result`` is
     called in this process with each new record (an exception there stops the sweep; finished runs
-    stay stored). ``train_fn`` replaces :func:`~gqa_mup_ref.train.train` (it must be picklable
-    for workers). Stored results that are corrupt raise :class:`ResultsError` before anything runs.
+    stay stored). ``train_fn`` replaces :func:`~gqa_mup_ref.train.train` (the default; it must be
+    picklable for workers). Stored results that are corrupt raise :class:`ResultsError` before anything runs.
     ``quiet=True`` prints nothing (no bar, no summary line with its timing): use it in notebooks
     that nbval compares, and print what you choose from the returned :class:`SweepReport`.
     """
     start = time.perf_counter()
     if workers < 1:
         raise ValueError(f"workers={workers} must be a positive integer")
-    device = resolve_device(device)
     configs = shard_runs(configs, shard)
     todo, done = pending_runs(configs, results_dir)
     report = SweepReport(total=len(configs), skipped=len(done))
     if todo:
         Path(results_dir).mkdir(parents=True, exist_ok=True)
+        device = resolve_device(device)
+        if train_fn is None:
+            from .train import train as train_fn
     bar = _progress(len(configs), len(done), quiet)
     try:
         if workers == 1 or device != "cpu" or len(todo) <= 1:
@@ -493,6 +503,10 @@ def _cost_signature(config: Mapping | RunConfig) -> tuple:
 
 def _time_steps(config: RunConfig, steps: int = 3, threads: int = 1) -> tuple[float, float]:
     """``(seconds to build, median seconds per training step)`` for the shape of ``config``."""
+    import torch
+
+    from .train import build
+
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

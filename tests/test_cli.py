@@ -69,3 +69,11 @@ def test_bad_input_exits_2_with_one_line_naming_the_value(changes, message, caps
     assert status == 2
     assert message in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_rules_and_sweep_bookkeeping_load_without_torch():
+    """`rules` and the rerun of a finished sweep stay fast (< 2 s) because they never import torch."""
+    code = ("import sys, gqa_mup_ref.cli, gqa_mup_ref.sweep, gqa_mup_ref.config; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
