@@ -247,7 +247,7 @@ def main(argv=None) -> int:
         "torch": torch.__version__, "python": platform.python_version(),
         "threads": args.threads,
         "settings": {k: v for k, v in vars(args).items() if k != "output"},
-        "note": "measured on a machine shared with other jobs; medians over repeats",
+        "note": "medians over repeats; compare ratios across machines, not absolute times",
         "step_time": models, "attention": attention, "sweep_run": sweep_runs,
     }
     Path(args.output).write_text(json.dumps(record, indent=1) + "\n")
