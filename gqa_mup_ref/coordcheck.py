@@ -9,7 +9,9 @@ train ``k`` steps of AdamW at the parameterization's learning rates and record, 
   ``√(mean (h_t − h_0)²)``;
 * ``w_norm`` — the natural spectral norm ``‖W‖₂·√(n_in/n_out)`` of the layer's effective matrix
   (forward multiplier included, e.g. the ``1/m`` on the logits);
-* ``dw_norm`` — the same norm of the update ``ΔW = W_t − W_0``.
+* ``dw_norm`` — the same norm of the update ``ΔW = W_t − W_0``;
+* ``rel_update`` — ``‖ΔW‖₂ / ‖W₀‖₂``, how far the layer moved relative to its size: the quantity
+  GQA-μP equalises between ``K⊕``, ``V⊕`` and the other hidden layers (flat in ``r``).
 
 Keys and values are also recorded as the operators attention actually applies, the ``r``-fold
 row repetitions ``K⊕`` and ``V⊕`` (:func:`gqa_mup_ref.spectral.repeat_kv_rows`), as layers named
@@ -37,7 +39,7 @@ from .train import RunConfig, build
 
 __all__ = ["QUANTITIES", "coord_check", "flatness", "layer_role"]
 
-QUANTITIES = ("act_rms", "dact_rms", "w_norm", "dw_norm")
+QUANTITIES = ("act_rms", "dact_rms", "w_norm", "dw_norm", "rel_update")
 """What a row's ``value`` measures; see the module docstring."""
 
 
@@ -139,7 +141,9 @@ def _check_one(config: RunConfig, vary: str, x: Any, steps: int, batch_seed: int
         for name, (role, matrix) in mats.items():
             add(step, name, role, "w_norm", natural_spectral_norm(matrix))
             if step:
-                add(step, name, role, "dw_norm", natural_spectral_norm(matrix - mats0[name][1]))
+                update = natural_spectral_norm(matrix - mats0[name][1])
+                add(step, name, role, "dw_norm", update)
+                add(step, name, role, "rel_update", update / natural_spectral_norm(mats0[name][1]))
     return rows
 
 
