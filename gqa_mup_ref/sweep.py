@@ -741,7 +741,7 @@ def _order(value: Any) -> tuple:
     return (1, 0, str(value))
 
 
-def optima(rows: Sequence[Mapping], by: Sequence[str] = ("parameterization",),
+def optima(rows: Sequence[Mapping], by: str | Sequence[str] = ("parameterization",),
            metric: str = "val_loss", window: int = 2) -> list[dict]:
     """:func:`find_optimum` for each setting: rows grouped by the ``by`` columns, one result row each.
 
@@ -749,6 +749,7 @@ def optima(rows: Sequence[Mapping], by: Sequence[str] = ("parameterization",),
     ``loss_star``, ``at_edge``, ``message``, ``n_seeds``. A group with too few finite points gets
     NaNs and the reason in ``message`` instead of raising.
     """
+    by = (by,) if isinstance(by, str) else tuple(by)  # one column, as plot_lr_curves takes it
     groups: dict[tuple, list[Mapping]] = {}
     for row in rows:
         groups.setdefault(tuple(row[k] for k in by), []).append(row)

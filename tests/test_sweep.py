@@ -188,6 +188,7 @@ def test_tidy_rows_table_and_optima(tmp_path):
     assert len(table.splitlines()) == 2 + len(rows)
     (best,) = sweep.optima(rows, by=("width",))
     assert best["width"] == 32 and (math.isfinite(best["log2_lr_star"]) or best["message"])
+    assert sweep.optima(rows, by="width") == [best]  # one column may be given as a string
 
 
 def write_config(tmp_path):
