@@ -35,7 +35,7 @@ import torch
 
 from .model import Block, RoleLinear
 from .spectral import natural_spectral_norm, repeat_kv_rows
-from .train import RunConfig, build
+from .train import RunConfig, build, optimizer_step
 
 __all__ = ["QUANTITIES", "coord_check", "flatness", "layer_role"]
 
@@ -128,10 +128,7 @@ def _check_one(config: RunConfig, vary: str, x: Any, steps: int, batch_seed: int
     for step in range(steps + 1):
         if step:
             x, y = corpus.get_batch("train", config.batch_size, config.context_length, batches)
-            _, loss = model(x, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            optimizer_step(model, optimizer, model(x, y)[1])
         acts = acts0 if step == 0 else probe()
         mats = mats0 if step == 0 else _matrices(model)
         for name, act in acts.items():

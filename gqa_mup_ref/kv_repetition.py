@@ -34,6 +34,7 @@ from .spectral import (
     corrected_spectral_norm,
     random_spectral_norm,
     rank_correction,
+    relative_update,
     repeat_kv_rows,
     spectral_norm,
     stable_rank,
@@ -259,7 +260,7 @@ def training_update_ratios(
     with the stable ranks of ``ΔW_Q`` and ``ΔW_K``/``ΔW_V``: since ``‖ΔW‖₂ = ‖ΔW‖_F / √srank``,
     unequal stable ranks are what moves the measured ratio off the prediction.
     """
-    from .train import RunConfig, build
+    from .train import RunConfig, build, optimizer_step
 
     _check_divides(width, n_head, [r])
     config = RunConfig(
@@ -278,10 +279,7 @@ def training_update_ratios(
     for step in range(1, max(checkpoints) + 1):
         x, y = corpus.get_batch("train", batch_size, context_length, batches)
         _, loss = model(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        optimizer_step(model, optimizer, loss, grad_clip=1.0)
         if step not in checkpoints:
             continue
         for i, block in enumerate(model.blocks):
@@ -292,7 +290,7 @@ def training_update_ratios(
                 srank[name] = stable_rank(delta)
                 if name != "query":  # the operator attention applies: r-fold repetition
                     w0, delta = repeat_kv_rows(w0, r, head_dim), repeat_kv_rows(delta, r, head_dim)
-                relative[name] = spectral_norm(delta) / spectral_norm(w0)
+                relative[name] = relative_update(w0, delta)
             for kind in ("key", "value"):
                 records.append({
                     "parameterization": parameterization, "r": r, "seed": seed, "step": step,

@@ -505,7 +505,7 @@ def _time_steps(config: RunConfig, steps: int = 3, threads: int = 1) -> tuple[fl
     """``(seconds to build, median seconds per training step)`` for the shape of ``config``."""
     import torch
 
-    from .train import build
+    from .train import build, optimizer_step
 
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -518,10 +518,7 @@ def _time_steps(config: RunConfig, steps: int = 3, threads: int = 1) -> tuple[fl
         for i in range(steps + 1):
             x, y = corpus.get_batch("train", config.batch_size, config.context_length, generator)
             t0 = time.perf_counter()
-            _, loss = model(x, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            optimizer_step(model, optimizer, model(x, y)[1])
             if i:  # the first step warms up
                 times.append(time.perf_counter() - t0)
         return setup, statistics.median(times)

@@ -23,7 +23,8 @@ from .data import Corpus, load_corpus
 from .model import GQATransformer, ModelConfig
 from .parameterization import build_adamw, get_parameterization
 
-__all__ = ["SCHEDULES", "RunConfig", "RunResult", "build", "lr_multiplier", "train", "evaluate"]
+__all__ = ["SCHEDULES", "RunConfig", "RunResult", "build", "lr_multiplier", "optimizer_step", "train",
+           "evaluate"]
 
 PATIENCE = 5  # consecutive exploded steps that count as a divergence
 
@@ -88,6 +89,19 @@ def build(config: RunConfig, device: str | torch.device = "cpu"):
     return model, optimizer, corpus
 
 
+def optimizer_step(model, optimizer, loss: torch.Tensor, grad_clip: float = 0.0) -> None:
+    """One update from ``loss``: gradients, optional clipping of their global norm, AdamW step.
+
+    Every training loop of the package (runs, coordinate checks, chapter experiments, cost
+    estimates) steps through here, so they all update the model the same way.
+    """
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+
+
 def train(
     config: RunConfig,
     device: str | torch.device = "cpu",
@@ -114,11 +128,7 @@ def train(
             diverged = True
             break
         losses.append(value)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
+        optimizer_step(model, optimizer, loss, config.grad_clip)
         if on_step is not None:
             on_step(step, value)
 
