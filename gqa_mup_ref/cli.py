@@ -39,6 +39,8 @@ def _add_rules(subparsers) -> None:
                    help="depth of the tuned proxy (default 1: residual multiplier 1/L)")
     p.add_argument("--heads", type=int, required=True, help="query heads H")
     p.add_argument("--kv-heads", type=int, required=True, help="key/value heads H_kv (divides H)")
+    p.add_argument("--head-dim", type=int,
+                   help="head dimension d (default width / heads); n_q = heads * d may differ from width")
     p.add_argument("--kv-factor", choices=list(KV_FACTORS),
                    help="override the key/value LR factor (ablations; default: the parameterization's)")
     p.add_argument("--alpha", type=float, help="override the CompleteP depth exponent (0 or 0.5..1)")
@@ -50,7 +52,8 @@ def _add_rules(subparsers) -> None:
 def _run_rules(args) -> int:
     param = get_parameterization(args.param, args.kv_factor, args.alpha)
     shape = Shape(args.width, args.depth, args.heads, args.kv_heads,
-                  args.base_width if args.base_width is not None else args.width, args.base_depth)
+                  args.base_width if args.base_width is not None else args.width, args.base_depth,
+                  args.head_dim)
     rules = param.rules(shape, args.base_init_std)
     print(rules.to_json() if args.json else rules_text(rules))
     return 0

@@ -42,6 +42,7 @@ class RunConfig:
     data: str = "pydoc"
     seed: int = 0
     eval_batches: int = 8
+    head_dim: int | None = None  # None: width / n_head
 
     def __post_init__(self) -> None:
         self.shape  # validates sizes with clear messages
@@ -61,8 +62,13 @@ class RunConfig:
     @property
     def shape(self) -> Shape:
         return Shape(
-            self.width, self.depth, self.n_head, self.n_kv_head, self.base_width, self.base_depth
+            self.width, self.depth, self.n_head, self.n_kv_head, self.base_width, self.base_depth,
+            self.head_dim,
         )
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """Every field; ``head_dim`` only when set, so runs stored before it existed keep their keys."""
+        values = dataclasses.asdict(self)
+        if values["head_dim"] is None:
+            del values["head_dim"]
+        return values

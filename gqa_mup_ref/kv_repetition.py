@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 import torch
 
-from .parameterization import KV_FACTORS, r as r_symbol
+from .parameterization import KV_FACTORS, kv_factor_value
 from .spectral import (
     corrected_spectral_norm,
     random_spectral_norm,
@@ -91,7 +91,7 @@ def predicted_ratio(kv_factor: str, r: int) -> float:
     """
     if kv_factor not in KV_FACTORS:
         raise ValueError(f"unknown kv_factor={kv_factor!r}; choose one of {', '.join(KV_FACTORS)}")
-    return float(KV_FACTORS[kv_factor][0].subs(r_symbol, r)) / rank_correction(r)
+    return kv_factor_value(kv_factor, r) / rank_correction(r)
 
 
 def _check_divides(n: int, n_head: int, rs: Sequence[int]) -> None:
@@ -213,7 +213,7 @@ def rank_one_update_ratios(
     rel_k_unit = norm_drep / spectral_norm(p @ w_k)
     records = []
     for name in kv_factors:
-        factor = float(KV_FACTORS[name][0].subs(r_symbol, r))
+        factor = kv_factor_value(name, r)
         records.append({
             "n": n, "r": r, "kv_factor": name, "factor": factor,
             "rel_query": rel_q, "rel_key": factor * rel_k_unit, "ratio": factor * rel_k_unit / rel_q,
@@ -227,8 +227,8 @@ def kv_factor_table(rs: Sequence[int]) -> list[dict]:
     """Each candidate key/value LR factor of ``KV_FACTORS`` evaluated at every ``r``."""
     return [
         {"name": name, "description": description,
-         "values": [float(expr.subs(r_symbol, r)) for r in rs]}
-        for name, (expr, description) in KV_FACTORS.items()
+         "values": [kv_factor_value(name, r) for r in rs]}
+        for name, (_, description) in KV_FACTORS.items()
     ]
 
 

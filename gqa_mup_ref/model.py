@@ -5,7 +5,7 @@ scale by itself: every init std, forward multiplier, the attention-logit scale a
 multiplier are read from :meth:`gqa_mup_ref.parameterization.Parameterization.rules`.
 
 Shapes: ``B`` batch, ``T`` tokens, ``n`` width, ``H`` query heads, ``H_kv`` key/value heads,
-``d = n / H`` head dim, ``r = H / H_kv``.
+``d`` head dim (``n / H`` unless the shape sets it), ``n_q = H·d`` query width, ``r = H / H_kv``.
 """
 
 from __future__ import annotations
@@ -57,13 +57,13 @@ class Attention(nn.Module):
 
     def __init__(self, shape: Shape, rules: Rules):
         super().__init__()
-        n, kv_width = shape.width, shape.n_kv_head * shape.head_dim
+        n, n_q, kv_width = shape.width, shape.query_width, shape.n_kv_head * shape.head_dim
         self.n_head, self.n_kv_head, self.head_dim = shape.n_head, shape.n_kv_head, shape.head_dim
         self.scale = rules.attention_scale
-        self.query = RoleLinear(n, n, "query", rules.groups["query"].multiplier)
+        self.query = RoleLinear(n, n_q, "query", rules.groups["query"].multiplier)
         self.key = RoleLinear(n, kv_width, "key", rules.groups["key"].multiplier)
         self.value = RoleLinear(n, kv_width, "value", rules.groups["value"].multiplier)
-        self.out = RoleLinear(n, n, "attn_out", rules.groups["attn_out"].multiplier)
+        self.out = RoleLinear(n_q, n, "attn_out", rules.groups["attn_out"].multiplier)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, T, _ = x.shape
@@ -73,7 +73,7 @@ class Attention(nn.Module):
         y = F.scaled_dot_product_attention(
             q, k, v, is_causal=True, scale=self.scale, enable_gqa=True
         )  # (B, H, T, d): query head h reads key/value head h // r
-        return self.out(y.transpose(1, 2).reshape(B, T, -1))  # (B, T, n)
+        return self.out(y.transpose(1, 2).reshape(B, T, -1))  # (B, T, n_q) -> (B, T, n)
 
 
 class MLP(nn.Module):

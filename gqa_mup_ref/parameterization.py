@@ -6,7 +6,8 @@ four ``sympy`` expressions in the shape symbols
     m    = width / base_width           (width multiplier)
     m_L  = depth / base_depth           (depth multiplier)
     r    = n_head / n_kv_head           (how many query heads share one key/value head)
-    d    = width / n_head               (head dimension)
+    d    = head_dim                     (head dimension; width / n_head unless set explicitly)
+    ρ    = n_q / width = n_head·d / width (query width over model width; 1 when d = width / n_head)
 
 namely the init std (in units of a base std σ₀), the Adam learning-rate factor (times a base LR η),
 the weight-decay factor (times a base decay λ) and a forward multiplier; plus the attention-logit
@@ -35,7 +36,7 @@ from typing import TYPE_CHECKING
 
 import sympy
 
-from .spectral import rank_correction
+from .spectral import kv_repetition_factor
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -44,6 +45,7 @@ __all__ = [
     "ROLES",
     "HIDDEN_ROLES",
     "KV_FACTORS",
+    "kv_factor_value",
     "PARAMETERIZATIONS",
     "Shape",
     "Rule",
@@ -58,11 +60,13 @@ __all__ = [
 ]
 
 m, m_L, r, d = sympy.symbols("m m_L r d", positive=True)
+rho = sympy.Symbol("rho", positive=True)
 SYMBOLS = {
     "m": "width multiplier n / n_base",
     "m_L": "depth multiplier L / L_base",
     "r": "query heads per key/value head, H / H_kv",
-    "d": "head dimension n / H",
+    "d": "head dimension (n / H unless set explicitly)",
+    "rho": "query width over model width, n_q / n = H·d / n (1 when d = n / H)",
 }
 
 ROLES = (
@@ -83,18 +87,34 @@ HIDDEN_ROLES = ("query", "attn_out", "mlp_in", "mlp_out")
 
 KV_FACTORS: dict[str, tuple[sympy.Expr, str]] = {
     "none": (sympy.Integer(1), "keys/values learn like every hidden matrix (plain μP)"),
-    "gqa": (rank_correction(r), "(1 + √r)/2: the rank correction of the repeated operator (GQA-μP)"),
-    "alt": (2 * rank_correction(r), "1 + √r: twice the GQA-μP factor (an earlier variant)"),
+    "gqa": (
+        kv_repetition_factor(r, rho),
+        "(√ρ + √r)/(√ρ + 1), i.e. (1 + √r)/2 when H·d = n: the repeated operator's norm excess (GQA-μP)",
+    ),
+    "alt": (2 * kv_repetition_factor(r, rho), "twice the GQA-μP factor, 1 + √r when H·d = n (an earlier variant)"),
     "sqrt-r": (sympy.sqrt(r), "√r: the norm ratio of the repeated operator to W_K alone"),
     "inv-sqrt-r": (1 / sympy.sqrt(r), "1/√r: an early rule that shrank the KV learning rate"),
     "r-sqrt-r": ((r + sympy.sqrt(r)) / 2, "(r + √r)/2: another candidate in the authors' code"),
 }
-"""Candidate key/value LR factors ``name -> (expression in r, description)``; all but ``alt`` are 1 at r = 1."""
+"""Candidate key/value LR factors ``name -> (expression in r and ρ, description)``; all but ``alt`` are 1 at r = 1."""
+
+
+def kv_factor_value(name: str, r_value: float, query_ratio: float = 1.0) -> float:
+    """The key/value factor ``name`` of ``KV_FACTORS`` evaluated at ``r`` and ``ρ = n_q / n``."""
+    if name not in KV_FACTORS:
+        raise ValueError(f"unknown kv_factor={name!r}; choose one of {', '.join(KV_FACTORS)}")
+    return float(KV_FACTORS[name][0].subs({r: r_value, rho: query_ratio}))
 
 
 @dataclass(frozen=True)
 class Shape:
-    """The sizes a rule depends on. ``base_width``/``base_depth`` are the proxy model's (m = m_L = 1)."""
+    """The sizes a rule depends on. ``base_width``/``base_depth`` are the proxy model's (m = m_L = 1).
+
+    ``head_dim`` defaults to ``width / n_head``; set it explicitly for models whose query width
+    ``n_q = n_head · head_dim`` differs from ``width`` (many released GQA models do). The rules then use
+    ``ρ = n_q / width`` in the key/value factor. The width multiplier ``m`` is taken from ``width``
+    alone, which assumes ``ρ`` is the same for the proxy and the target (W_O's fan-in is ``n_q``).
+    """
 
     width: int
     depth: int
@@ -102,10 +122,16 @@ class Shape:
     n_kv_head: int
     base_width: int | None = None
     base_depth: int = 1
+    head_dim: int | None = None
 
     def __post_init__(self) -> None:
         if self.base_width is None:
             object.__setattr__(self, "base_width", self.width)
+        if self.head_dim is not None:
+            if not isinstance(self.head_dim, int) or isinstance(self.head_dim, bool):
+                raise ValueError(f"head_dim={self.head_dim!r} must be an integer")
+            if self.head_dim < 1:
+                raise ValueError(f"head_dim={self.head_dim} must be a positive integer")
         for name in ("width", "depth", "n_head", "n_kv_head", "base_width", "base_depth"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool):
@@ -118,15 +144,24 @@ class Shape:
                 f"n_head={self.n_head} is not divisible by n_kv_head={self.n_kv_head}; "
                 f"choose n_kv_head in {{{', '.join(map(str, divisors))}}}"
             )
-        if self.width % self.n_head:
-            raise ValueError(
-                f"width={self.width} is not divisible by n_head={self.n_head}; "
-                f"choose a width that is a multiple of {self.n_head} (head dim = width / n_head)"
-            )
+        if self.head_dim is None:
+            if self.width % self.n_head:
+                raise ValueError(
+                    f"width={self.width} is not divisible by n_head={self.n_head}; choose a width "
+                    f"that is a multiple of {self.n_head} (head dim = width / n_head), or give "
+                    "head_dim explicitly"
+                )
+            object.__setattr__(self, "head_dim", self.width // self.n_head)
 
     @property
-    def head_dim(self) -> int:
-        return self.width // self.n_head
+    def query_width(self) -> int:
+        """``n_q = n_head · head_dim``: rows of W_Q (and of the repeated K⊕, V⊕), columns of W_O."""
+        return self.n_head * self.head_dim
+
+    @property
+    def query_ratio(self) -> float:
+        """``ρ = n_q / width``; 1 unless ``head_dim`` was set to something other than ``width / n_head``."""
+        return self.query_width / self.width
 
     @property
     def r(self) -> int:
@@ -148,6 +183,7 @@ class Shape:
             m_L: sympy.Rational(self.depth, self.base_depth),
             r: sympy.Integer(self.r),
             d: sympy.Integer(self.head_dim),
+            rho: sympy.Rational(self.query_width, self.width),
         }
 
 
@@ -191,7 +227,7 @@ class Rules:
             "kv_factor": self.kv_factor,
             "alpha": self.alpha,
             "shape": dataclasses.asdict(self.shape)
-            | {"head_dim": self.shape.head_dim, "r": self.shape.r},
+            | {"r": self.shape.r, "query_width": self.shape.query_width},
             "width_multiplier": self.shape.width_multiplier,
             "depth_multiplier": self.shape.depth_multiplier,
             "base_init_std": self.base_init_std,
@@ -371,13 +407,20 @@ def _cells(role: str, values: list[str]) -> list[str]:
     return [role, "ones"] + values[1:] if role == "norm" else [role] + values
 
 
-def rules_markdown(param: Parameterization | str, shape: Shape | None = None) -> str:
-    """The rule table as Markdown: formulas (LaTeX) or, given a shape, their values."""
+def rules_markdown(
+    param: Parameterization | str, shape: Shape | None = None, general_head_dim: bool = False
+) -> str:
+    """The rule table as Markdown: formulas (LaTeX) or, given a shape, their values.
+
+    Formulas assume ``H·d = n`` (``ρ = 1``) unless ``general_head_dim`` keeps ``ρ = n_q / n`` in them.
+    """
     param = get_parameterization(param)
     if shape is None:
         symbolic, attention, residual = param.symbolic()
+        fix = {} if general_head_dim else {rho: 1}
         rows = [
-            _cells(role, [_latex(getattr(rule, f.name)) for f in dataclasses.fields(rule)])
+            _cells(role, [_latex(sympy.sympify(getattr(rule, f.name)).subs(fix))
+                          for f in dataclasses.fields(rule)])
             for role, rule in symbolic.items()
         ]
         extra = f"Attention logits × {_latex(attention)}; each residual branch × {_latex(residual)}."
@@ -402,6 +445,7 @@ def rules_text(rules: Rules) -> str:
         f"{rules.parameterization} (kv_factor={rules.kv_factor}, alpha={rules.alpha:g}) for "
         f"width={s.width} (m={s.width_multiplier:g}), depth={s.depth} (m_L={s.depth_multiplier:g}), "
         f"heads={s.n_head}, kv_heads={s.n_kv_head} (r={s.r}), head_dim={s.head_dim}"
+        + (f" (n_q={s.query_width} != width)" if s.query_width != s.width else "")
     )
     names = ("role", "init_std", "lr_factor", "wd_factor", "multiplier")
     rows = [names] + [

@@ -26,6 +26,7 @@ __all__ = [
     "random_spectral_norm",
     "repeat_kv_rows",
     "rank_correction",
+    "kv_repetition_factor",
     "corrected_spectral_norm",
     "typical_gain",
     "relative_update",
@@ -97,6 +98,27 @@ def rank_correction(rho):
     if rho < 1:
         raise ValueError(f"rank deficiency rho={rho} must be >= 1 (rho = min(n_out, n_in) / rank)")
     return (1 + math.sqrt(rho)) / 2
+
+
+def kv_repetition_factor(r, query_ratio=1):
+    """Spectral norm of the repeated key/value operator over a dense one of its shape.
+
+    ``K⊕`` repeats the rows of ``W_K`` (shape ``(n_q/r) × n``, i.i.d. ``N(0, σ²)``) ``r`` times, so
+    ``‖K⊕‖ = √r·‖W_K‖ ≈ σ(√n_q + √(r·n))``, against ``σ(√n_q + √n)`` for a dense ``n_q × n`` matrix.
+    With ``ρ = n_q / n = H·d / n`` (``query_ratio``) the factor is
+
+        c(r, ρ) = (√ρ + √r) / (√ρ + 1),
+
+    which is :func:`rank_correction` ``(1 + √r)/2`` when ``n_q = n`` (``d = n / H``). Accepts numbers or
+    ``sympy`` symbols; :mod:`gqa_mup_ref.parameterization` builds the GQA-μP key/value rule from it.
+    """
+    if isinstance(r, sympy.Basic) or isinstance(query_ratio, sympy.Basic):
+        return (sympy.sqrt(query_ratio) + sympy.sqrt(r)) / (sympy.sqrt(query_ratio) + 1)
+    if r < 1:
+        raise ValueError(f"r={r} must be >= 1 (r = n_head / n_kv_head)")
+    if not query_ratio > 0:
+        raise ValueError(f"query_ratio={query_ratio} must be positive (n_q / n = n_head * head_dim / width)")
+    return (math.sqrt(query_ratio) + math.sqrt(r)) / (math.sqrt(query_ratio) + 1)
 
 
 def corrected_spectral_norm(matrix: torch.Tensor, rank: int | None = None) -> float:

@@ -124,8 +124,11 @@ def test_completep_depth_exponent(alpha):
 
 def test_symbolic_rules_simplify_to_the_published_forms():
     rules, attention, residual = get_parameterization("gqa-mup").symbolic()
-    m, m_L, r, d = sympy.symbols("m m_L r d", positive=True)
-    assert sympy.simplify(rules["key"].lr_factor - (1 + sympy.sqrt(r)) / (2 * m)) == 0
+    m, m_L, r, d, rho = sympy.symbols("m m_L r d rho", positive=True)
+    key_lr = rules["key"].lr_factor
+    assert sympy.simplify(key_lr.subs(rho, 1) - (1 + sympy.sqrt(r)) / (2 * m)) == 0  # H·d = n
+    general = (sympy.sqrt(rho) + sympy.sqrt(r)) / ((sympy.sqrt(rho) + 1) * m)  # n_q = ρ·n
+    assert sympy.simplify(key_lr - general) == 0
     assert sympy.simplify(rules["query"].init_std - 1 / sympy.sqrt(m)) == 0
     assert attention == 1 / d and residual == 1 / m_L
 
