@@ -361,7 +361,11 @@ def results_text(rows: Sequence[Mapping], metric: str = "val_loss", digits: int 
              "diverged runs not in the mean):"]
     table = []
     for s in seed_summary(rows, point or ["lr"], metric):
-        table.append({k: s[k] for k in (point or ["lr"])}
+        shown = {k: s[k] for k in (point or ["lr"])}
+        if "lr" in shown:  # grids are usually in powers of two: show the exponent next to the lr
+            shown = {k: v for k, v in shown.items() if k != "lr"} | {
+                "lr": f"{s['lr']:.4g}", "log2_lr": f"{math.log2(s['lr']):.2f}"}
+        table.append(shown
                      | {metric: _plus_minus(s["mean"], s["sd"], digits),
                         "sem": s["sem"], "n": s["n"], "diverged": s["diverged"]})
     lines.append(format_table(table, digits=2))

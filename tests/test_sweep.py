@@ -406,3 +406,11 @@ def test_paired_differences_pair_by_seed():
     assert d["kv_factor"] == "gqa - none"
     with pytest.raises(ValueError, match="no pairs"):
         paired_differences(rows_for(values), "kv_factor", "none", "sqrt-r")
+
+
+@pytest.mark.cuda
+def test_a_small_sweep_runs_on_the_device(tmp_path, device):
+    configs = tiny_grid(lrs=(-8, -6), seeds=(0,))
+    report = sweep.run_sweep(configs, tmp_path, workers=2, device=device, quiet=True)
+    assert len(report.completed) == 2 and not report.failed
+    assert {r["device"] for r in sweep.load_records(tmp_path)} == {device}
