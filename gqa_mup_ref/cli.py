@@ -347,8 +347,9 @@ def _dry_run_text(sweep, configs, selected, todo, done, results, workers, shard)
             f"wall on {workers} worker(s) (seconds per step from {' and '.join(sources)})"
         )
         dicts = [c.to_dict() for c in selected]
-        varied = [k for k in dicts[0] if len({repr(d[k]) for d in dicts}) > 1]
-        rows = [{"key": sweep.run_key(c)} | {k: c.to_dict()[k] for k in varied}
+        names = list(dict.fromkeys(k for d in dicts for k in d))
+        varied = [k for k in names if len({repr(d.get(k)) for d in dicts}) > 1]
+        rows = [{"key": sweep.run_key(c)} | {k: c.to_dict().get(k) for k in varied}
                 | {"est_s": seconds} for c, seconds in zip(todo, cost["per_run"])]
         lines.append(sweep.format_table(rows, digits=3))
     return "\n".join(lines)

@@ -72,8 +72,17 @@ class RunConfig:
         )
 
     def to_dict(self) -> dict:
-        """Every field; ``lr_multipliers`` as a ``{role: factor}`` dict (what sweep files and records hold)."""
-        return dataclasses.asdict(self) | {"lr_multipliers": dict(self.lr_multipliers)}
+        """Every field; ``lr_multipliers`` as a ``{role: factor}`` dict, left out when empty.
+
+        Leaving it out keeps the dict of a run without multipliers exactly what it was before the
+        field existed (stored records and their keys included).
+        """
+        values = dataclasses.asdict(self)
+        if self.lr_multipliers:
+            values["lr_multipliers"] = dict(self.lr_multipliers)
+        else:
+            del values["lr_multipliers"]
+        return values
 
 
 _INT_FIELDS = ("steps", "batch_size", "context_length", "eval_batches", "seed")

@@ -120,9 +120,7 @@ def run_key(config: RunConfig) -> str:
     a float field counts as that float). ``lr_multipliers`` counts only when it is not empty, so runs
     without multipliers keep the keys (and file names) they had before that field existed.
     """
-    values = _normalized(config.to_dict())
-    if not values["lr_multipliers"]:  # runs without multipliers keep the keys they had before the field
-        del values["lr_multipliers"]
+    values = _normalized(config.to_dict())  # without lr_multipliers when there are none
     text = json.dumps(values, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -252,6 +252,8 @@ def test_lr_multipliers_are_canonical_hashable_and_validated():
         RunConfig(lr_multipliers=(("value", 2.0), ("key", 0.5))))
     assert RunConfig(lr_multipliers={"key": 1}) == RunConfig()  # a factor of 1 is no multiplier
     assert a.to_dict()["lr_multipliers"] == {"key": 0.5, "value": 2.0}
+    assert "lr_multipliers" not in RunConfig().to_dict()  # as before the field existed
+    assert RunConfig(**a.to_dict()) == a
     with pytest.raises(ValueError, match="unknown role 'keys'; roles are embedding, query, key"):
         RunConfig(lr_multipliers={"keys": 2})
     with pytest.raises(ValueError, match=r"lr_multipliers\['key'\]=-1 must be a finite number >= 0"):
