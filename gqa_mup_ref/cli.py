@@ -261,7 +261,6 @@ def _add_coordcheck(subparsers) -> None:
     p.add_argument("--quantity", default="act_rms", help="quantity drawn in the figure (default act_rms)")
     p.add_argument("--out", default="coordcheck", help="output prefix: writes PREFIX.csv, "
                    "PREFIX-slopes.json and PREFIX.png (default coordcheck)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
     p.set_defaults(func=_run_coordcheck)
 
 
@@ -279,13 +278,8 @@ def _run_coordcheck(args) -> int:
     import json
     from pathlib import Path
 
-    from . import sweep
     from .config import RunConfig
 
-    device = sweep.resolve_device(args.device)
-    if device != "cpu":
-        raise ValueError(f"--device={args.device}: the coordinate check runs on cpu only for now; "
-                         "use --device cpu")
     if args.vary == "width":
         values = _int_list(args.values, "--values") if args.values else [64, 128, 256]
         fixed = {"n_kv_head": args.kv_heads}

@@ -130,9 +130,13 @@ def expand_grid(fixed: Mapping[str, Any] | None = None, grid: Mapping[str, Seque
     """The product of the ``grid`` lists on top of the ``fixed`` fields, as configs, duplicates dropped.
 
     Keys are :class:`RunConfig` fields. ``log2_<field>`` takes exponents (``log2_lr = [-8, -7]``
-    means ``lr ∈ {2⁻⁸, 2⁻⁷}``). A list of tables under any other name varies several fields
-    together (``shape = [{width = 128, n_head = 4}, {width = 256, n_head = 8}]``). The last grid
-    key varies fastest.
+    means ``lr ∈ {2⁻⁸, 2⁻⁷}``). ``lr_multipliers`` takes a list of tables
+    (``lr_multipliers = [{key = 0.5}, {key = 2.0}]``). A list of tables under any name that is not
+    a field varies several fields together (``shape = [{width = 128, n_head = 4}, {width = 256,
+    n_head = 8}]``). The last grid key varies fastest.
+
+    An invalid point raises ValueError naming it; when every point fails because the fixed fields
+    do not make a valid run by themselves, the message blames the fixed fields instead.
     """
     fixed = dict(fixed or {})
     grid = dict(grid or {})
