@@ -124,3 +124,14 @@ def test_rules_says_which_base_width_it_used_on_stderr(capsys):
     assert "--base-width not given; using the model's width 1024" in captured.err
     main(CONTRACT)
     assert capsys.readouterr().err == ""
+
+
+def test_cpu_torch_index_is_documented_but_never_used_by_ci_or_the_default_install():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    url = "download.pytorch.org/whl/cpu"
+    assert f"pip install torch --index-url https://{url}" in (root / "README.md").read_text()
+    for name in (".ci/run", "pyproject.toml", "environment.yml"):
+        path = root / name
+        assert not path.exists() or url not in path.read_text(), name
