@@ -23,6 +23,7 @@ DESCRIPTION = ("GQA-μP reference package: per-layer rules, sweeps of training r
                "and coordinate checks.")
 MAX_WIDTH = 2**20  # rules: widths beyond this are typos, not models
 
+
 class _OneLineParser(argparse.ArgumentParser):
     """argparse, but errors are a single line (no usage dump) ending with a pointer to --help."""
 
@@ -100,7 +101,8 @@ def _add_sweep(subparsers) -> None:
                    "<config stem>-results beside the file)")
     p.add_argument("--workers", type=int, help="worker processes on CPU (default 2)")
     p.add_argument("--shard", help="run only shard i of N (1-based), e.g. 2/3")
-    p.add_argument("--device", default="auto", help="cpu, cuda (cuda:N) or auto (default: cuda if present); checked before anything runs")
+    p.add_argument("--device", default="auto", help="cpu, cuda (cuda:N) or auto (default: cuda "
+                   "if present); checked before anything runs")
     p.add_argument("--dry-run", action="store_true",
                    help="list the runs, how many are done, and estimate the cost; run nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
