@@ -32,10 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 # name -> (torch threads, extra environment). "spin" is libgomp's default (OMP_WAIT_POLICY unset:
-# idle threads spin ~300k iterations before sleeping); "passive" sleeps at once.
+# idle threads spin ~300k iterations before sleeping); "passive" sleeps at once (what importing
+# gqa_mup_ref sets); "spin 10k" spins 30× shorter than the default before sleeping.
 SETTINGS = {
     "2 threads, spin": (2, {}),
     "2 threads, passive": (2, {"OMP_WAIT_POLICY": "PASSIVE"}),
+    "2 threads, spin 10k": (2, {"GOMP_SPINCOUNT": "10000"}),
     "1 thread, spin": (1, {}),
     "1 thread, passive": (1, {"OMP_WAIT_POLICY": "PASSIVE"}),
 }
