@@ -35,8 +35,8 @@ def tidy_rows(records: Iterable[dict]) -> list[dict]:
 
     Metrics: ``train_loss``, ``val_loss`` (NaN when diverged), ``diverged``, ``steps_done``,
     ``wall_time``, ``device``, ``torch_version`` and ``key``; the loss curve is left out.
-    ``lr_multipliers`` becomes text such as ``"key=2,value=2"`` (``""`` for none), so rows can be
-    grouped and sorted by it.
+    ``lr_multipliers`` becomes text such as ``"key=2,value=2"`` (``"none"`` without), so rows can
+    be grouped and sorted by it.
     """
     rows = []
     for record in records:
@@ -53,9 +53,9 @@ def tidy_rows(records: Iterable[dict]) -> list[dict]:
 
 
 def multipliers_text(multipliers) -> str:
-    """``{"value": 2.0, "key": 0.5}`` → ``"key=0.5,value=2"``; none → ``""``."""
+    """``{"value": 2.0, "key": 0.5}`` → ``"key=0.5,value=2"``; no multipliers → ``"none"``."""
     if not multipliers:
-        return ""
+        return "none"
     pairs = multipliers.items() if isinstance(multipliers, Mapping) else multipliers
     return ",".join(f"{role}={factor:g}" for role, factor in sorted(pairs))
 
@@ -356,7 +356,7 @@ def results_text(rows: Sequence[Mapping], metric: str = "val_loss", digits: int 
     if not rows:
         return "no stored runs"
     varied = varied_columns(rows)
-    point = [c for c in varied if c != "seed"]
+    point = [c for c in varied if c not in ("seed", "lr")] + (["lr"] if "lr" in varied else [])
     lines = [f"{len(rows)} runs; {metric} per grid point over seeds (mean ± sd, sem, n; "
              "diverged runs not in the mean):"]
     table = []
@@ -377,11 +377,21 @@ def results_text(rows: Sequence[Mapping], metric: str = "val_loss", digits: int 
                      "or a bootstrap of the fit for one seed):")
         lines.append(format_table([
             {k: b[k] for k in (groups or ["parameterization"])}
-            | {"log2_lr*": _plus_minus(b["log2_lr_star"], b["log2_lr_std"], 2),
+            | {"log2_lr*": (f"{b['log2_lr_star']:.2f} (edge)" if b["at_edge"]
+                            else _plus_minus(b["log2_lr_star"], b["log2_lr_std"], 2)),
                "lr*": b["lr_star"], f"{metric}*": b["loss_star"], "seeds": b["n_seeds"],
-               "note": "" if b["message"] == "parabola vertex" else b["message"]}
+               "note": _short_note(b["message"])}
             for b in best], digits=digits))
     return "\n".join(lines)
+
+
+def _short_note(message: str) -> str:
+    if message == "parabola vertex":
+        return ""
+    if message.startswith("at the edge"):
+        side = "higher" if "higher" in message else "lower"
+        return f"best lr at the grid's edge: extend the grid to {side} lr"
+    return message
 
 
 def plot_results(rows: Sequence[Mapping], metric: str = "val_loss"):

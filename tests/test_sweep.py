@@ -291,6 +291,7 @@ def test_sweep_file_sets_multipliers_fixed_or_in_the_grid(tmp_path):
     assert sweep.load_records(tmp_path / "out")[0]["key"] == sweep.run_key(config)
     rows = sweep.tidy_rows(sweep.load_records(tmp_path / "out"))
     assert rows[0]["lr_multipliers"] == "value=2"
+    assert sweep.tidy_rows([{"config": RunConfig().to_dict()}])[0]["lr_multipliers"] == "none"
 
 
 # ----------------------------------------------------------------------------- errors name the culprit
