@@ -5,7 +5,11 @@ Modules, one idea each: :mod:`~gqa_mup_ref.spectral` (norms), :mod:`~gqa_mup_ref
 (offline corpora), :mod:`~gqa_mup_ref.train` (one run).
 """
 
-from .parameterization import (
+from .reproducibility import quiet_waiting as _quiet_waiting
+
+_quiet_waiting()  # idle OpenMP threads sleep instead of spinning: set before torch is imported
+
+from .parameterization import (  # noqa: E402
     KV_FACTORS,
     PARAMETERIZATIONS,
     ROLES,

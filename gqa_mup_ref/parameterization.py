@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -355,20 +356,27 @@ def get_parameterization(
     return dataclasses.replace(base, **changes) if changes else base
 
 
-def adamw_param_groups(model: torch.nn.Module, lr: float, weight_decay: float) -> list[dict]:
+def adamw_param_groups(model: torch.nn.Module, lr: float, weight_decay: float,
+                       lr_multipliers: Mapping[str, float] | None = None) -> list[dict]:
     """AdamW parameter groups, one per role: ``lr · lr_factor`` and ``weight_decay · wd_factor``.
 
     ``model`` must offer ``rules`` (a :class:`Rules`) and ``parameters_by_role()``, as
     :class:`gqa_mup_ref.model.GQATransformer` does. PyTorch's AdamW shrinks a parameter by
     ``lr · weight_decay`` per step, so the product, not ``weight_decay`` alone, is what is invariant.
+    ``lr_multipliers`` (role → factor, for ablations such as scanning the key LR alone) multiplies
+    a role's LR on top of its rule (and so its per-step decay ``lr · weight_decay`` too).
     """
+    multipliers = dict(lr_multipliers or {})
+    unknown = sorted(set(multipliers) - set(ROLES))
+    if unknown:
+        raise ValueError(f"lr_multipliers has unknown role(s) {unknown}; roles are {', '.join(ROLES)}")
     groups = []
     for role, params in model.parameters_by_role().items():
         rule = model.rules.groups[role]
         groups.append(
             {
                 "params": params,
-                "lr": lr * rule.lr_factor,
+                "lr": lr * rule.lr_factor * multipliers.get(role, 1.0),
                 "weight_decay": weight_decay * rule.wd_factor,
                 "role": role,
             }
@@ -382,6 +390,7 @@ def build_adamw(
     weight_decay: float = 0.0,
     betas: tuple[float, float] = (0.9, 0.95),
     eps: float = 1e-8,
+    lr_multipliers: Mapping[str, float] | None = None,
 ) -> torch.optim.AdamW:
     """AdamW over :func:`adamw_param_groups` (β = (0.9, 0.95) as in the GQA-μP experiments)."""
     import torch
@@ -390,7 +399,8 @@ def build_adamw(
         raise ValueError(f"lr={lr} must be positive")
     if weight_decay < 0:
         raise ValueError(f"weight_decay={weight_decay} must be non-negative")
-    return torch.optim.AdamW(adamw_param_groups(model, lr, weight_decay), betas=betas, eps=eps)
+    return torch.optim.AdamW(adamw_param_groups(model, lr, weight_decay, lr_multipliers),
+                             betas=betas, eps=eps)
 
 
 # ----------------------------------------------------------------------------- rendering

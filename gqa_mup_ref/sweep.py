@@ -12,8 +12,8 @@ single-thread workers beat one two-thread process on two cores), on a GPU sequen
 process. A run that diverges is stored as diverged; a run that raises is reported in
 :attr:`SweepReport.failed` and retried by the next rerun; neither stops the sweep.
 
-:func:`tidy_rows` flattens stored results into rows, :func:`format_table` prints them, and
-:func:`find_optimum` / :func:`optima` locate the best learning rate by a parabola in ``log₂ lr``.
+Analysing the stored runs (tidy rows, seed statistics, paired differences, optima) lives in
+:mod:`gqa_mup_ref.analysis`; its public names are re-exported here for code written before the split.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import json
 import math
 import multiprocessing
 import os
+import re
 import statistics
 import tempfile
 import time
@@ -37,6 +38,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import RunConfig
+
+# Re-exported: the analysis functions moved to gqa_mup_ref.analysis; `sweep.optima` etc. keep working.
+from .analysis import (  # noqa: F401
+    Optimum,
+    find_optimum,
+    format_table,
+    optima,
+    paired_differences,
+    seed_summary,
+    tidy_rows,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .train import RunResult
@@ -60,10 +72,16 @@ __all__ = [
     "load_records",
     "run_sweep",
     "resolve_device",
+    "check_device",
     "pending_runs",
     "estimate_cost",
+    "ignored_files",
+    "is_record_name",
+    # re-exported from .analysis
     "tidy_rows",
     "format_table",
+    "seed_summary",
+    "paired_differences",
     "find_optimum",
     "optima",
 ]
@@ -99,9 +117,11 @@ def run_key(config: RunConfig) -> str:
 
     Every field counts, defaults included, so two runs share a key exactly when they share a
     configuration (floats are written by ``repr``, which round-trips exactly; an integer given for
-    a float field counts as that float).
+    a float field counts as that float). ``lr_multipliers`` counts only when it is not empty, so runs
+    without multipliers keep the keys (and file names) they had before that field existed.
     """
-    text = json.dumps(_normalized(config.to_dict()), sort_keys=True, separators=(",", ":"))
+    values = _normalized(config.to_dict())  # without lr_multipliers when there are none
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -110,9 +130,13 @@ def expand_grid(fixed: Mapping[str, Any] | None = None, grid: Mapping[str, Seque
     """The product of the ``grid`` lists on top of the ``fixed`` fields, as configs, duplicates dropped.
 
     Keys are :class:`RunConfig` fields. ``log2_<field>`` takes exponents (``log2_lr = [-8, -7]``
-    means ``lr ∈ {2⁻⁸, 2⁻⁷}``). A list of tables under any other name varies several fields
-    together (``shape = [{width = 128, n_head = 4}, {width = 256, n_head = 8}]``). The last grid
-    key varies fastest.
+    means ``lr ∈ {2⁻⁸, 2⁻⁷}``). ``lr_multipliers`` takes a list of tables
+    (``lr_multipliers = [{key = 0.5}, {key = 2.0}]``). A list of tables under any name that is not
+    a field varies several fields together (``shape = [{width = 128, n_head = 4}, {width = 256,
+    n_head = 8}]``). The last grid key varies fastest.
+
+    An invalid point raises ValueError naming it; when every point fails because the fixed fields
+    do not make a valid run by themselves, the message blames the fixed fields instead.
     """
     fixed = dict(fixed or {})
     grid = dict(grid or {})
@@ -124,16 +148,23 @@ def expand_grid(fixed: Mapping[str, Any] | None = None, grid: Mapping[str, Seque
         if name.startswith("log2_"):
             target = name[len("log2_"):]
             _check_fields({target: None}, f"grid.{name} refers to a field")
-            axes.append([{target: 2.0 ** float(v)} for v in values])
+            exponents = []
+            for v in values:
+                if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+                    raise ValueError(f"grid.{name} entry {v!r} must be a finite number (an exponent of 2)")
+                exponents.append({target: 2.0 ** float(v)})
+            axes.append(exponents)
+        elif name in _CONFIG_FIELDS:  # a field's values (lr_multipliers' values are tables)
+            axes.append([{name: v} for v in values])
         elif all(isinstance(v, Mapping) for v in values):
             for v in values:
                 _check_fields(v, f"grid.{name} entry field")
             axes.append([dict(v) for v in values])
         else:
             _check_fields({name: None}, "grid field")
-            axes.append([{name: v} for v in values])
     configs: list[RunConfig] = []
     seen: set[str] = set()
+    failures: list[tuple[dict, str]] = []
     for combination in itertools.product(*axes):
         values = dict(fixed)
         for part in combination:
@@ -141,14 +172,33 @@ def expand_grid(fixed: Mapping[str, Any] | None = None, grid: Mapping[str, Seque
         try:
             config = RunConfig(**_normalized(values))
         except (TypeError, ValueError) as error:
-            varied = {k: v for part in combination for k, v in part.items()}
-            raise ValueError(
-                f"grid point {varied} is not a valid run ({error}); remove it from the grid"
-            ) from None
+            failures.append(({k: v for part in combination for k, v in part.items()}, str(error)))
+            continue
         if (key := run_key(config)) not in seen:
             seen.add(key)
             configs.append(config)
+    if failures:
+        varied, error = failures[0]
+        if not configs and _fixed_error(fixed, grid) is not None:
+            # Every point fails and the fixed fields fail on their own: the fixed fields are wrong.
+            given = ", ".join(f"{k}={v!r}" for k, v in fixed.items())
+            raise ValueError(f"the fixed fields are not a valid run ({_fixed_error(fixed, grid)}); "
+                             f"fix the top-level fields ({given})")
+        raise ValueError(
+            f"grid point {varied} is not a valid run ({error}); remove it from the grid"
+            + (f" ({len(failures)} of {len(failures) + len(configs)} points fail)"
+               if len(failures) > 1 else "")
+        )
     return configs
+
+
+def _fixed_error(fixed: Mapping, grid: Mapping) -> str | None:
+    """The error of the fixed fields alone (defaults elsewhere), or None when they make a valid run."""
+    try:
+        RunConfig(**_normalized(fixed))
+    except (TypeError, ValueError) as error:
+        return str(error)
+    return None
 
 
 def load_sweep_config(path: str | os.PathLike) -> tuple[list[RunConfig], dict]:
@@ -161,29 +211,37 @@ def load_sweep_config(path: str | os.PathLike) -> tuple[list[RunConfig], dict]:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"sweep config {str(path)!r} does not exist; pass an existing .toml or .json file")
-    text = path.read_text(encoding="utf-8")
-    suffix = path.suffix.lower()
     try:
-        if suffix == ".toml":
-            import tomllib
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"cannot read sweep config {path}: {error}") from None
+    suffix = path.suffix.lower()
+    if suffix == ".toml":
+        import tomllib
 
+        try:
             data = tomllib.loads(text)
-        elif suffix == ".json":
+        except tomllib.TOMLDecodeError as error:  # its message ends "(at line L, column C)"
+            raise ValueError(f"{path}: TOML syntax error: {error}") from None
+    elif suffix == ".json":
+        try:
             data = json.loads(text)
-        elif suffix in (".yaml", ".yml"):
-            try:
-                import yaml
-            except ImportError:
-                raise ValueError(
-                    f"{path} is YAML but PyYAML is not installed; install pyyaml or use TOML/JSON"
-                ) from None
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}:{error.lineno}: JSON syntax error: {error.msg} "
+                             f"(at line {error.lineno}, column {error.colno})") from None
+    elif suffix in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError:
+            raise ValueError(
+                f"{path} is YAML but PyYAML is not installed; install pyyaml or use TOML/JSON"
+            ) from None
+        try:
             data = yaml.safe_load(text)
-        else:
-            raise ValueError(f"sweep config {path} has suffix {suffix!r}; use .toml or .json")
-    except ValueError:
-        raise
-    except Exception as error:  # tomllib.TOMLDecodeError, yaml.YAMLError
-        raise ValueError(f"cannot parse sweep config {path}: {error}") from None
+        except yaml.YAMLError as error:  # its message names the line
+            raise ValueError(f"{path}: YAML syntax error: {' '.join(str(error).split())}") from None
+    else:
+        raise ValueError(f"sweep config {path} has suffix {suffix!r}; use .toml or .json")
     if not isinstance(data, dict):
         raise ValueError(f"sweep config {path} must be a table of fields, got {type(data).__name__}")
     data = dict(data)
@@ -191,7 +249,10 @@ def load_sweep_config(path: str | os.PathLike) -> tuple[list[RunConfig], dict]:
     settings = {k: data.pop(k) for k in ("results", "workers") if k in data}
     if not isinstance(grid, dict):
         raise ValueError(f"'grid' in {path} must be a table of lists, got {type(grid).__name__}")
-    return expand_grid(data, grid), settings
+    try:
+        return expand_grid(data, grid), settings
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -255,6 +316,9 @@ def save_result(results_dir: str | os.PathLike, result: RunResult) -> Path:
     path = result_path(directory, result.config)
     handle, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.stem}.", suffix=".tmp")
     try:
+        # mkstemp makes the file 0600; give it the mode a plain open() would (0666 minus the
+        # umask), so a results folder shared with a group stays readable to it.
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             json.dump(_jsonable(record), file, indent=1, allow_nan=False)
             file.flush()
@@ -265,6 +329,32 @@ def save_result(results_dir: str | os.PathLike, result: RunResult) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_RECORD_NAME = re.compile(r"[0-9a-f]{16}\.json")
+
+
+def is_record_name(name: str) -> bool:
+    """Whether a file name is a run record's, ``<16 hex digits>.json`` (:func:`run_key`)."""
+    return _RECORD_NAME.fullmatch(name) is not None
+
+
+def ignored_files(results_dir: str | os.PathLike) -> list[str]:
+    """Names in ``results_dir`` that are not run records (a README, notes), which every reader skips.
+
+    Hidden names (temporary files of a write in progress) are left out of the list.
+    """
+    directory = Path(results_dir)
+    if not directory.is_dir():
+        return []
+    return sorted(p.name for p in directory.iterdir()
+                  if not p.name.startswith(".") and not is_record_name(p.name))
 
 
 def load_record(path: str | os.PathLike) -> dict:
@@ -306,14 +396,18 @@ def load_record(path: str | os.PathLike) -> dict:
 
 def load_records(results_dir: str | os.PathLike, configs: Iterable[RunConfig] | None = None
                  ) -> list[dict]:
-    """Every stored record in ``results_dir`` (or only those of ``configs``), sorted by key."""
+    """Every stored record in ``results_dir`` (or only those of ``configs``), sorted by key.
+
+    Files not named ``<key>.json`` (:func:`ignored_files`) are skipped; a file named like a record
+    that is not a valid one raises :class:`ResultsError`.
+    """
     directory = Path(results_dir)
     if configs is not None:
         paths = [p for p in (result_path(directory, c) for c in configs) if p.exists()]
     else:
         paths = sorted(directory.glob("*.json")) if directory.is_dir() else []
-    return sorted((load_record(p) for p in paths if not p.name.startswith(".")),
-                  key=lambda r: r["key"])
+    # Only files named like records are read (see ignored_files for the others).
+    return sorted((load_record(p) for p in paths if is_record_name(p.name)), key=lambda r: r["key"])
 
 
 def pending_runs(configs: Sequence[RunConfig], results_dir: str | os.PathLike
@@ -378,8 +472,36 @@ def _context() -> multiprocessing.context.BaseContext:
     return context
 
 
+DEVICES = ("cpu", "cuda", "auto")
+
+
+def check_device(device: str) -> str:
+    """``device`` if it names a device this sweep can use, else ValueError naming the value and the fix.
+
+    ``cpu``, ``auto`` and ``cuda`` (or ``cuda:N``) are accepted; ``cuda`` only when
+    ``torch.cuda.is_available()``. Cheap for ``cpu``/``auto`` (no torch import): call it before
+    creating anything.
+    """
+    if not isinstance(device, str) or not re.fullmatch(r"cpu|auto|cuda(:\d+)?", device):
+        raise ValueError(f"--device={device!r} is not a device; choose one of {', '.join(DEVICES)} "
+                         "(cuda:N for the N-th GPU)")
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            built = f"torch {torch.__version__}, CUDA {torch.version.cuda or 'not built in'}"
+            raise ValueError(f"--device={device} but no CUDA GPU is available here ({built}); "
+                             "use --device cpu, or auto to take a GPU only when there is one")
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if index >= torch.cuda.device_count():
+            raise ValueError(f"--device={device} but there are {torch.cuda.device_count()} GPU(s); "
+                             f"use cuda:0 … cuda:{torch.cuda.device_count() - 1}")
+    return device
+
+
 def resolve_device(device: str = "auto") -> str:
-    """``"auto"`` → ``"cuda"`` when a GPU is present, else ``"cpu"``; other names pass through."""
+    """``"auto"`` → ``"cuda"`` when a GPU is present, else ``"cpu"``; other names are checked (:func:`check_device`)."""
+    check_device(device)
     if device == "auto":
         import torch
 
@@ -411,6 +533,7 @@ def run_sweep(
     start = time.perf_counter()
     if workers < 1:
         raise ValueError(f"workers={workers} must be a positive integer")
+    check_device(device)
     configs = shard_runs(configs, shard)
     todo, done = pending_runs(configs, results_dir)
     report = SweepReport(total=len(configs), skipped=len(done))
@@ -421,7 +544,7 @@ def run_sweep(
             from .train import train as train_fn
     bar = _progress(len(configs), len(done), quiet)
     try:
-        if workers == 1 or device != "cpu" or len(todo) <= 1:
+        if workers == 1 or not str(device).startswith("cpu") or len(todo) <= 1:
             _run_here(todo, str(results_dir), device, train_fn, report, bar, on_result)
         else:
             _run_pool(todo, str(results_dir), min(workers, len(todo)), threads_per_worker,
@@ -566,204 +689,3 @@ def estimate_cost(configs: Sequence[RunConfig], results_dir: str | os.PathLike |
         "per_run": per_run,
         "calibrated_from": {str(sig): src for sig, (_, _, src) in per_step.items()},
     }
-
-
-# ----------------------------------------------------------------------------- tidy results
-
-
-def tidy_rows(records: Iterable[dict]) -> list[dict]:
-    """One flat row per run: every config field, ``r`` and ``log2_lr``, then the metrics.
-
-    Metrics: ``train_loss``, ``val_loss`` (NaN when diverged), ``diverged``, ``steps_done``,
-    ``wall_time``, ``device``, ``torch_version`` and ``key``; the loss curve is left out.
-    """
-    rows = []
-    for record in records:
-        config = record["config"]
-        row = dict(config)
-        row["r"] = config["n_head"] // config["n_kv_head"]
-        row["log2_lr"] = math.log2(config["lr"])
-        for name in ("train_loss", "val_loss", "diverged", "steps_done", "wall_time",
-                     "device", "torch_version", "key"):
-            row[name] = record.get(name)
-        rows.append(row)
-    return rows
-
-
-def format_table(rows: Sequence[Mapping], columns: Sequence[str] | None = None,
-                 digits: int = 4) -> str:
-    """Rows as an aligned plain-text table (floats to ``digits`` significant digits)."""
-    if not rows:
-        return "(no rows)"
-    columns = list(columns or rows[0].keys())
-
-    def cell(value: Any) -> str:
-        if isinstance(value, float):
-            return "nan" if math.isnan(value) else f"{value:.{digits}g}"
-        return "" if value is None else str(value)
-
-    table = [columns] + [[cell(row.get(c)) for c in columns] for row in rows]
-    widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
-    lines = ["  ".join(v.rjust(w) for v, w in zip(line, widths)).rstrip() for line in table]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-# ----------------------------------------------------------------------------- optimum finder
-
-
-@dataclass(frozen=True)
-class Optimum:
-    """Best learning rate of one loss-vs-lr curve (or of several seeds of it).
-
-    ``log2_lr`` is the vertex of a parabola fitted in ``log₂ lr`` around the argmin (the mean over
-    seeds when there are several); ``log2_lr_std`` is the standard deviation over seeds, or over
-    a residual bootstrap of the fit when there is one seed. ``at_edge`` is true when the smallest
-    loss is at the first or last learning rate of the grid: the true optimum may lie outside it.
-    """
-
-    lr: float
-    loss: float
-    log2_lr: float
-    log2_lr_std: float
-    at_edge: bool
-    message: str
-    n_seeds: int = 1
-    n_points: int = 0
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-def _fit_curve(x: list[float], y: list[float], window: int) -> tuple[float, float, bool, str, list]:
-    """``(vertex x, loss, at_edge, message, (xs, ys) window)`` for one curve sorted by x."""
-    i = min(range(len(y)), key=y.__getitem__)
-    if i == 0 or i == len(y) - 1:
-        side = "smallest" if i == 0 else "largest"
-        hint = "lower" if i == 0 else "higher"
-        return x[i], y[i], True, (
-            f"at the edge of the grid: the lowest loss is at the {side} lr (2^{x[i]:.2f}); "
-            f"extend the grid to {hint} learning rates"), []
-    lo, hi = max(0, i - window), min(len(x), i + window + 1)
-    xs, ys = x[lo:hi], y[lo:hi]
-    vertex, loss, ok = _parabola_vertex(xs, ys)
-    if not ok:
-        return x[i], y[i], False, "parabola not convex around the argmin; used the grid argmin", []
-    return vertex, loss, False, "parabola vertex", [xs, ys]
-
-
-def _parabola_vertex(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float, bool]:
-    import numpy as np
-
-    a, b, c = np.polyfit(np.asarray(xs, float), np.asarray(ys, float), 2)
-    if not a > 0:
-        return math.nan, math.nan, False
-    vertex = float(np.clip(-b / (2 * a), min(xs), max(xs)))
-    return vertex, float(a * vertex**2 + b * vertex + c), True
-
-
-def _bootstrap_std(xs: list[float], ys: list[float], samples: int = 200, seed: int = 0) -> float:
-    """Std of the vertex over a residual bootstrap of the parabola fit (0 with ≤ 3 points)."""
-    import numpy as np
-
-    if len(xs) <= 3:
-        return 0.0
-    x, y = np.asarray(xs, float), np.asarray(ys, float)
-    coeffs = np.polyfit(x, y, 2)
-    fitted = np.polyval(coeffs, x)
-    residuals = y - fitted
-    rng = np.random.default_rng(seed)
-    vertices = []
-    for _ in range(samples):
-        vertex, _, ok = _parabola_vertex(x, fitted + rng.choice(residuals, len(x)))
-        if ok:
-            vertices.append(vertex)
-    return float(np.std(vertices)) if len(vertices) > 1 else math.nan
-
-
-def find_optimum(lrs: Sequence[float], losses: Sequence[float],
-                 seeds: Sequence[int] | None = None, window: int = 2) -> Optimum:
-    """Fitted best learning rate of a loss-vs-lr curve; NaN/inf losses (diverged runs) are ignored.
-
-    Fits ``loss ≈ a·x² + b·x + c`` with ``x = log₂ lr`` to the ``2·window + 1`` points around
-    the argmin and returns the vertex ``x* = −b / 2a`` (clipped to those points). When the argmin is
-    the first or last lr, returns it with ``at_edge=True`` and a message saying so. With ``seeds``
-    (one per point), each seed's curve is fitted separately and ``log₂ lr*`` is their mean ± std.
-    """
-    if not len(lrs) == len(losses) or (seeds is not None and len(seeds) != len(lrs)):
-        raise ValueError(f"lrs ({len(lrs)}), losses ({len(losses)}) and seeds must have equal lengths")
-    seeds = list(seeds) if seeds is not None else [0] * len(lrs)
-    curves: dict[int, dict[float, float]] = {}
-    for lr, loss, seed in zip(lrs, losses, seeds):
-        if not lr > 0:
-            raise ValueError(f"lr={lr} must be positive")
-        if loss is not None and math.isfinite(loss):
-            curves.setdefault(seed, {})[math.log2(lr)] = float(loss)
-    fits = []
-    for seed in sorted(curves):
-        x = sorted(curves[seed])
-        if len(x) < 3:
-            raise ValueError(
-                f"seed {seed} has {len(x)} finite points; need at least 3 learning rates that did "
-                "not diverge (widen the grid towards smaller lr)"
-            )
-        fits.append(_fit_curve(x, [curves[seed][v] for v in x], window))
-    if not fits:
-        raise ValueError("no finite losses: every run diverged; try smaller learning rates")
-    log2s = [f[0] for f in fits]
-    at_edge = any(f[2] for f in fits)
-    if len(fits) > 1:
-        spread = statistics.stdev(log2s)
-    else:
-        spread = _bootstrap_std(*fits[0][4]) if fits[0][4] else math.nan
-    messages = sorted({f[3] for f in fits})
-    message = next((m for m in messages if m.startswith("at the edge")), "; ".join(messages))
-    log2_lr = statistics.fmean(log2s)
-    return Optimum(
-        lr=2.0**log2_lr,
-        loss=statistics.fmean(f[1] for f in fits),
-        log2_lr=log2_lr,
-        log2_lr_std=spread,
-        at_edge=at_edge,
-        message=message,
-        n_seeds=len(fits),
-        n_points=sum(len(c) for c in curves.values()),
-    )
-
-
-def _order(value: Any) -> tuple:
-    """Sort numbers by value, before anything else sorted by text."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return (0, value, "")
-    return (1, 0, str(value))
-
-
-def optima(rows: Sequence[Mapping], by: str | Sequence[str] = ("parameterization",),
-           metric: str = "val_loss", window: int = 2) -> list[dict]:
-    """:func:`find_optimum` for each setting: rows grouped by the ``by`` columns, one result row each.
-
-    Each returned row has the ``by`` values and ``lr_star``, ``log2_lr_star``, ``log2_lr_std``,
-    ``loss_star``, ``at_edge``, ``message``, ``n_seeds``. A group with too few finite points gets
-    NaNs and the reason in ``message`` instead of raising.
-    """
-    by = (by,) if isinstance(by, str) else tuple(by)  # one column, as plot_lr_curves takes it
-    groups: dict[tuple, list[Mapping]] = {}
-    for row in rows:
-        groups.setdefault(tuple(row[k] for k in by), []).append(row)
-    out = []
-    for values in sorted(groups, key=lambda t: tuple(_order(v) for v in t)):
-        group = groups[values]
-        base = dict(zip(by, values))
-        try:
-            best = find_optimum([g["lr"] for g in group], [g[metric] for g in group],
-                                [g.get("seed", 0) for g in group], window)
-        except ValueError as error:
-            out.append(base | {"lr_star": math.nan, "log2_lr_star": math.nan,
-                               "log2_lr_std": math.nan, "loss_star": math.nan,
-                               "at_edge": False, "message": str(error), "n_seeds": 0})
-            continue
-        out.append(base | {"lr_star": best.lr, "log2_lr_star": best.log2_lr,
-                           "log2_lr_std": best.log2_lr_std, "loss_star": best.loss,
-                           "at_edge": best.at_edge, "message": best.message,
-                           "n_seeds": best.n_seeds})
-    return out

@@ -83,7 +83,8 @@ def build(config: RunConfig, device: str | torch.device = "cpu"):
     model_config = ModelConfig(config.shape, corpus.vocab_size, config.context_length)
     param = get_parameterization(config.parameterization, config.kv_factor, config.alpha)
     model = GQATransformer(model_config, param, config.base_init_std).to(device)
-    optimizer = build_adamw(model, config.lr, config.weight_decay)
+    optimizer = build_adamw(model, config.lr, config.weight_decay,
+                            lr_multipliers=dict(config.lr_multipliers))
     for group in optimizer.param_groups:
         group["base_lr"] = group["lr"]
     return model, optimizer, corpus

@@ -77,3 +77,61 @@ def test_rules_and_sweep_bookkeeping_load_without_torch():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ----------------------------------------------------------------------------- help, version, rules bounds
+
+
+def test_help_lists_every_command_on_one_line_and_version_exists():
+    out = subprocess.run([sys.executable, "-m", "gqa_mup_ref", "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    assert '"""' not in out and "Command line of" not in out  # no raw docstring
+    lines = out.splitlines()
+    for command in ("rules", "sweep", "report", "coordcheck"):
+        (line,) = [x for x in lines if x.strip().startswith(command + " ")]
+        assert len(line.split()) > 3  # its help is on the same line
+    version = subprocess.run([sys.executable, "-m", "gqa_mup_ref", "--version"], capture_output=True,
+                             text=True, check=True).stdout
+    from gqa_mup_ref import __version__
+
+    assert version.strip() == f"python -m gqa_mup_ref {__version__}"
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"--width": str(10**12)}, "--width=1000000000000 is larger than 1048576"),
+        ({"--base-width": str(2**21)}, "--base-width=2097152 is larger than 1048576"),
+        ({"--base-init-std": "inf"}, "--base-init-std=inf must be a finite number in (0, 1]"),
+        ({"--base-init-std": "0"}, "--base-init-std=0.0 must be a finite number in (0, 1]"),
+        ({"--width": "16"}, "head dim = --width / --heads = 1 is below 2; use fewer heads"),
+    ],
+)
+def test_rules_bounds_its_inputs(changes, message, capsys):
+    argv = list(CONTRACT) + ["--base-init-std", "0.02"]
+    for flag, value in changes.items():
+        argv[argv.index(flag) + 1] = value
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_rules_says_which_base_width_it_used_on_stderr(capsys):
+    argv = [a for a in CONTRACT if a not in ("--base-width", "256")]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["groups"]["key"]["lr_factor"] == pytest.approx(1.5)  # m = 1
+    assert "--base-width not given; using the model's width 1024" in captured.err
+    main(CONTRACT)
+    assert capsys.readouterr().err == ""
+
+
+def test_cpu_torch_index_is_documented_but_never_used_by_ci_or_the_default_install():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    url = "download.pytorch.org/whl/cpu"
+    assert f"pip install torch --index-url https://{url}" in (root / "README.md").read_text()
+    for name in (".ci/run", "pyproject.toml", "environment.yml"):
+        path = root / name
+        assert not path.exists() or url not in path.read_text(), name

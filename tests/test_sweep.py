@@ -226,3 +226,194 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert main(["sweep", "--config", str(good), "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert str(stored) in err and "delete" in err and len(err.strip().splitlines()) == 1
+
+
+# ----------------------------------------------------------------------------- per-role LR multipliers
+
+
+def test_lr_multipliers_scale_only_their_roles_optimizer_groups():
+    from gqa_mup_ref.train import build
+
+    plain = build(RunConfig(**TINY))[1]
+    scaled = build(RunConfig(**TINY, lr_multipliers={"key": 4, "value": 0.5}))[1]
+    model = build(RunConfig(**TINY))[0]
+    for a, b in zip(plain.param_groups, scaled.param_groups):
+        assert a["role"] == b["role"]
+        expected = {"key": 4.0, "value": 0.5}.get(a["role"], 1.0)
+        # independent of the group code: base lr × the rule's factor (from the model) × multiplier
+        assert b["lr"] == pytest.approx(2**-6 * model.rules.groups[a["role"]].lr_factor * expected)
+        assert a["weight_decay"] == b["weight_decay"]
+
+
+def test_lr_multipliers_are_canonical_hashable_and_validated():
+    a = RunConfig(lr_multipliers={"value": 2, "key": 0.5})
+    assert a.lr_multipliers == (("key", 0.5), ("value", 2.0))
+    assert a == RunConfig(lr_multipliers=[("key", 0.5), ("value", 2.0)]) and hash(a) == hash(
+        RunConfig(lr_multipliers=(("value", 2.0), ("key", 0.5))))
+    assert RunConfig(lr_multipliers={"key": 1}) == RunConfig()  # a factor of 1 is no multiplier
+    assert a.to_dict()["lr_multipliers"] == {"key": 0.5, "value": 2.0}
+    assert "lr_multipliers" not in RunConfig().to_dict()  # as before the field existed
+    assert RunConfig(**a.to_dict()) == a
+    with pytest.raises(ValueError, match="unknown role 'keys'; roles are embedding, query, key"):
+        RunConfig(lr_multipliers={"keys": 2})
+    with pytest.raises(ValueError, match=r"lr_multipliers\['key'\]=-1 must be a finite number >= 0"):
+        RunConfig(lr_multipliers={"key": -1})
+    with pytest.raises(ValueError, match="must be a table of role = factor"):
+        RunConfig(lr_multipliers="key=2")
+
+
+def test_runs_without_multipliers_keep_their_keys():
+    # Keys computed by the code before lr_multipliers existed (commit 6a90efe); committed results
+    # are stored under them.
+    assert sweep.run_key(RunConfig()) == "b2b84c007ca13b66"
+    assert sweep.run_key(RunConfig(lr=0.01, n_kv_head=1)) == "aa2479aa22e44fd0"
+    assert sweep.run_key(RunConfig(lr_multipliers={"key": 1.0})) == "b2b84c007ca13b66"
+    keyed = {sweep.run_key(RunConfig(lr_multipliers=m)) for m in ({"key": 2}, {"key": 0.5},
+                                                                  {"value": 2}, {"key": 2, "value": 2})}
+    assert len(keyed) == 4 and "b2b84c007ca13b66" not in keyed
+
+
+def test_sweep_file_sets_multipliers_fixed_or_in_the_grid(tmp_path):
+    lines = [f"{k} = {v}" for k, v in TINY.items()]
+    path = tmp_path / "mult.toml"
+    path.write_text("\n".join(lines) + "\nlr_multipliers = {value = 2}\n[grid]\n"
+                    "lr_multipliers = [{key = 0.5}, {key = 2.0, value = 2.0}]\nseed = [0, 1]\n")
+    configs, _ = sweep.load_sweep_config(path)
+    assert [c.lr_multipliers for c in configs] == [(("key", 0.5),)] * 2 + [
+        (("key", 2.0), ("value", 2.0))] * 2  # a grid value replaces the fixed table
+    fixed_only = tmp_path / "fixed.toml"
+    fixed_only.write_text("\n".join(lines) + "\nlr_multipliers = {value = 2}\n[grid]\nseed = [0]\n")
+    (config,) = sweep.load_sweep_config(fixed_only)[0]
+    assert config.lr_multipliers == (("value", 2.0),)
+    report = sweep.run_sweep([config], tmp_path / "out", workers=1, quiet=True)
+    (record,) = report.completed
+    assert record["config"]["lr_multipliers"] == {"value": 2.0}
+    assert sweep.load_records(tmp_path / "out")[0]["key"] == sweep.run_key(config)
+    rows = sweep.tidy_rows(sweep.load_records(tmp_path / "out"))
+    assert rows[0]["lr_multipliers"] == "value=2"
+    assert sweep.tidy_rows([{"config": RunConfig().to_dict()}])[0]["lr_multipliers"] == "none"
+
+
+# ----------------------------------------------------------------------------- errors name the culprit
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_a_bad_fixed_field_is_blamed_not_a_grid_point(tmp_path):
+    path = write(tmp_path, "bad.toml", "n_head = 5\nn_kv_head = 4\nwidth = 40\n[grid]\nlog2_lr = [-8, -7]\n")
+    with pytest.raises(ValueError) as error:
+        sweep.load_sweep_config(path)
+    message = str(error.value)
+    assert str(path) in message and "fixed fields" in message and "grid point" not in message
+    assert "n_head=5 is not divisible by n_kv_head=4" in message
+
+
+def test_a_field_of_the_wrong_type_is_named(tmp_path):
+    path = write(tmp_path, "steps.toml", 'steps = "many"\n[grid]\nseed = [0, 1]\n')
+    with pytest.raises(ValueError, match="steps='many' must be an integer") as error:
+        sweep.load_sweep_config(path)
+    assert str(path) in str(error.value)
+    path = write(tmp_path, "grid.toml", '[grid]\nsteps = [5, "many"]\n')
+    with pytest.raises(ValueError, match=r"grid point \{'steps': 'many'\}.*steps='many' must be an "
+                                         "integer"):
+        sweep.load_sweep_config(path)
+
+
+@pytest.mark.parametrize("name, text, where", [
+    ("broken.toml", "width = 32\nsteps = = 5\n", "line 2"),
+    ("broken.json", '{"width": 32,\n "steps": }\n', "line 2"),
+])
+def test_syntax_errors_name_the_file_and_line(tmp_path, name, text, where):
+    path = write(tmp_path, name, text)
+    with pytest.raises(ValueError, match="syntax error") as error:
+        sweep.load_sweep_config(path)
+    assert str(path) in str(error.value) and where in str(error.value)
+
+
+def test_device_is_checked_by_name():
+    assert sweep.check_device("cpu") == "cpu" and sweep.resolve_device("cpu") == "cpu"
+    with pytest.raises(ValueError, match="--device='gpu' is not a device; choose one of cpu, cuda, auto"):
+        sweep.check_device("gpu")
+
+
+# ----------------------------------------------------------------------------- the results folder
+
+
+def test_files_that_are_not_records_are_ignored_everywhere(tmp_path):
+    configs = tiny_grid(lrs=(-8,), seeds=(0,))
+    (tmp_path / "notes.json").write_text('{"who": "me"}')
+    (tmp_path / "README.md").write_text("# notes\n")
+    assert sweep.ignored_files(tmp_path) == ["README.md", "notes.json"]
+    sweep.run_sweep(configs, tmp_path, workers=1, quiet=True)
+    assert [r["key"] for r in sweep.load_records(tmp_path)] == [sweep.run_key(configs[0])]
+    assert sweep.estimate_cost(configs, tmp_path)["runs"] == 1
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_result_files_get_the_mode_the_umask_gives(tmp_path, umask, mode):
+    import os
+
+    old = os.umask(umask)
+    try:
+        sweep.run_sweep(tiny_grid(lrs=(-8,), seeds=(0,)), tmp_path, workers=1, quiet=True)
+    finally:
+        os.umask(old)
+    (path,) = tmp_path.glob("*.json")
+    assert path.stat().st_mode & 0o777 == mode
+
+
+# ----------------------------------------------------------------------------- analysis
+
+
+def test_analysis_functions_are_still_importable_from_sweep():
+    from gqa_mup_ref import analysis
+
+    for name in ("tidy_rows", "format_table", "find_optimum", "optima", "Optimum", "seed_summary",
+                 "paired_differences"):
+        assert getattr(sweep, name) is getattr(analysis, name)
+        assert name in sweep.__all__
+
+
+def rows_for(values):
+    """Rows as tidy_rows makes them, for (kv_factor, lr, seed, val_loss) tuples."""
+    base = RunConfig().to_dict()
+    return [base | {"kv_factor": k, "lr": lr, "seed": s, "val_loss": v} for k, lr, s, v in values]
+
+
+def test_seed_summary_is_mean_sd_sem_n_without_diverged_runs():
+    from gqa_mup_ref.analysis import seed_summary
+
+    rows = rows_for([("none", 0.01, 0, 2.0), ("none", 0.01, 1, 2.2), ("none", 0.01, 2, 2.4),
+                     ("none", 0.02, 0, 1.9), ("none", 0.02, 1, math.nan)])
+    a, b = seed_summary(rows, by="lr")
+    assert a["lr"] == 0.01 and a["n"] == 3 and a["diverged"] == 0
+    assert a["mean"] == pytest.approx(2.2) and a["sd"] == pytest.approx(0.2)
+    assert a["sem"] == pytest.approx(0.2 / math.sqrt(3))
+    assert b["n"] == 1 and b["diverged"] == 1 and math.isnan(b["sd"])
+
+
+def test_paired_differences_pair_by_seed():
+    from gqa_mup_ref.analysis import paired_differences
+
+    # seed effects (+0, +0.5, +1.0) are shared; "gqa" is 0.1 worse at every seed
+    values = []
+    for seed, offset in enumerate((0.0, 0.5, 1.0)):
+        values += [("none", 0.01, seed, 2 + offset), ("gqa", 0.01, seed, 2.1 + offset)]
+    values.append(("gqa", 0.01, 3, 9.0))  # no same-seed partner: not a pair
+    (d,) = paired_differences(rows_for(values), "kv_factor", "none", "gqa")
+    assert d["n"] == 3 and d["mean"] == pytest.approx(0.1) and d["sd"] == pytest.approx(0, abs=1e-12)
+    assert d["kv_factor"] == "gqa - none"
+    with pytest.raises(ValueError, match="no pairs"):
+        paired_differences(rows_for(values), "kv_factor", "none", "sqrt-r")
+
+
+@pytest.mark.cuda
+def test_a_small_sweep_runs_on_the_device(tmp_path, device):
+    configs = tiny_grid(lrs=(-8, -6), seeds=(0,))
+    report = sweep.run_sweep(configs, tmp_path, workers=2, device=device, quiet=True)
+    assert len(report.completed) == 2 and not report.failed
+    assert {r["device"] for r in sweep.load_records(tmp_path)} == {device}

@@ -21,23 +21,28 @@ def test_one_adam_step_decreases_the_loss_on_its_batch():
     assert after.item() < before.item() - 0.01
 
 
-def test_a_short_run_learns_and_reports():
-    result = train(RunConfig(**TINY, steps=30, lr=2**-5))
+@pytest.mark.cuda
+def test_a_short_run_learns_and_reports(device):
+    result = train(RunConfig(**TINY, steps=30, lr=2**-5), device=device)
+    assert result.device == device
     assert not result.diverged and result.steps_done == 30
     assert result.train_loss < math.log(96) - 0.5  # well below a uniform guess over 96 symbols
     assert math.isfinite(result.val_loss)
     assert result.loss_curve[0][0] == 0 and result.loss_curve[-1][0] == 29
 
 
-def test_divergence_is_recorded_not_raised():
-    result = train(RunConfig(**TINY, steps=30, lr=1e4, grad_clip=0.0, warmup_fraction=0.0))
+@pytest.mark.cuda
+def test_divergence_is_recorded_not_raised(device):
+    result = train(RunConfig(**TINY, steps=30, lr=1e4, grad_clip=0.0, warmup_fraction=0.0),
+                   device=device)
     assert result.diverged
     assert result.steps_done < 30
     assert math.isnan(result.val_loss)
 
 
-def test_runs_are_reproducible():
-    a, b = train(RunConfig(**TINY, steps=5)), train(RunConfig(**TINY, steps=5))
+@pytest.mark.cuda
+def test_runs_are_reproducible(device):
+    a, b = (train(RunConfig(**TINY, steps=5), device=device) for _ in range(2))
     assert a.loss_curve == b.loss_curve
 
 
@@ -74,3 +79,21 @@ def test_schedule_warms_up_then_decays_to_zero():
 def test_bad_configs_are_rejected_with_the_value(kwargs, message):
     with pytest.raises(ValueError, match=message):
         RunConfig(**kwargs)
+
+
+@pytest.mark.cuda
+def test_lr_multiplier_changes_the_run_and_zero_freezes_the_role(device):
+    """A key multiplier of 0 leaves the keys at their initial values; other roles still move."""
+    config = RunConfig(**TINY, steps=3, lr_multipliers={"key": 0.0})
+    model, optimizer, corpus = build(config, device)
+    keys0 = [p.detach().clone() for p in model.parameters_by_role()["key"]]
+    query0 = [p.detach().clone() for p in model.parameters_by_role()["query"]]
+    x, y = corpus.get_batch("train", 4, 16, torch.Generator().manual_seed(1))
+    model(x.to(device), y.to(device))[1].backward()
+    optimizer.step()
+    assert all(torch.equal(a, b) for a, b in zip(keys0, model.parameters_by_role()["key"]))
+    assert not all(torch.equal(a, b) for a, b in zip(query0, model.parameters_by_role()["query"]))
+    plain, scaled = (train(RunConfig(**TINY, steps=5, lr_multipliers=m), device=device)
+                     for m in ({}, {"key": 8.0}))
+    assert plain.loss_curve[0] == scaled.loss_curve[0]  # same init and first batch
+    assert plain.loss_curve[-1] != scaled.loss_curve[-1]  # different key updates

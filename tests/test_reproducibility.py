@@ -1,0 +1,53 @@
+"""Idle OpenMP threads sleep (set before torch starts), user settings are kept, seeds are fixed."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from gqa_mup_ref.reproducibility import quiet_waiting, set_determinism
+
+
+def run(code, **env):
+    base = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=base | env)
+    return out.stdout.split()
+
+
+CODE = ("import os, gqa_mup_ref, torch; from gqa_mup_ref import reproducibility as r; "
+        "print(os.environ.get('OMP_WAIT_POLICY'), r.waiting_is_quiet())")
+
+
+def test_importing_the_package_first_makes_idle_threads_sleep():
+    assert run(CODE) == ["PASSIVE", "True"]
+
+
+def test_a_policy_set_by_the_user_is_kept():
+    assert run(CODE, OMP_WAIT_POLICY="ACTIVE") == ["ACTIVE", "False"]
+
+
+def test_torch_imported_first_is_reported_not_hidden():
+    code = "import torch; " + CODE.replace("import os, gqa_mup_ref, torch", "import os, gqa_mup_ref")
+    assert run(code) == ["PASSIVE", "False"]  # set for child processes, too late for this one
+
+
+def test_quiet_waiting_on_a_given_environment_only_fills_gaps():
+    env = {"OMP_WAIT_POLICY": "active"}
+    quiet_waiting(env)
+    assert env == {"OMP_WAIT_POLICY": "active"}
+    env = {}
+    quiet_waiting(env)
+    assert env == {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def test_set_determinism_fixes_seeds_and_threads():
+    import torch
+
+    set_determinism(3, threads=1)
+    a = torch.rand(3)
+    set_determinism(3, threads=1)
+    assert torch.equal(a, torch.rand(3)) and torch.get_num_threads() == 1
+    with pytest.raises(ValueError, match="threads=0 must be a positive integer"):
+        set_determinism(0, threads=0)
