@@ -62,7 +62,7 @@ def test_api_reference_lists_every_module():
     """A new module of the package must be added to book/api_reference.md."""
     page = (ROOT / "book" / "api_reference.md").read_text(encoding="utf-8")
     modules = sorted(p.stem for p in (ROOT / "gqa_mup_ref").glob("*.py") if not p.stem.startswith("_"))
-    missing = [m for m in modules if f"automodule}} gqa_mup_ref.{m}\n" not in page]
+    missing = [m for m in modules if f".. automodule:: gqa_mup_ref.{m}\n" not in page]
     assert not missing, f"add these modules to book/api_reference.md: {missing}"
 
 
@@ -117,3 +117,12 @@ def test_sanitizer_forgives_the_last_digit_only():
     assert _sanitize("1.207") != _sanitize("1.217")
     assert _sanitize("within 18 %") != _sanitize("within 28 %")
     assert _sanitize("r = 16, n = 2048") == "r = 16, n = 2048"  # integers other than percentages stay
+
+
+def test_the_readme_api_tour_runs():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    tour = re.search(r"## A one-screen API tour\n\n```python\n(.*?)```", readme, re.S)
+    assert tour, "README has no API tour"
+    namespace: dict = {}
+    exec(compile(tour.group(1), "README.md (API tour)", "exec"), namespace)  # noqa: S102 - our own README
+    assert namespace["rules"].groups["key"].lr_factor > namespace["rules"].groups["query"].lr_factor
