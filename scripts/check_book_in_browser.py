@@ -170,13 +170,21 @@ def check_page(context, path: Path, width: int, screenshots: Path | None = None)
     return problems
 
 
+def _is_content_page(html: Path, page: Path) -> bool:
+    """The book's own pages: not Sphinx's index/search pages, not the generated source listings
+    (``_modules``, plain highlighted code), not a redirect page."""
+    parts = page.relative_to(html).parts
+    if parts[0] in ("_static", "_sources", "_modules", "_images") or page.name in ("search.html", "genindex.html",
+                                                                                    "py-modindex.html"):
+        return False
+    return 'http-equiv="Refresh"' not in page.read_text(encoding="utf-8", errors="replace")[:2000]
+
+
 def check_book(html: Path, chromium: str, widths=WIDTHS, screenshots: Path | None = None) -> dict[str, list[str]]:
     """``{page: problems}`` for every HTML page of the built book, with all network access refused."""
     from playwright.sync_api import sync_playwright
 
-    pages = sorted(p for p in html.rglob("*.html")
-                   if "_static" not in p.parts and "_sources" not in p.parts and p.name not in ("search.html",
-                                                                                                "genindex.html"))
+    pages = sorted(p for p in html.rglob("*.html") if _is_content_page(html, p))
     results: dict[str, list[str]] = {}
     with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
         context = playwright.chromium.launch_persistent_context(

@@ -126,3 +126,27 @@ def test_the_readme_api_tour_runs():
     namespace: dict = {}
     exec(compile(tour.group(1), "README.md (API tour)", "exec"), namespace)  # noqa: S102 - our own README
     assert namespace["rules"].groups["key"].lr_factor > namespace["rules"].groups["query"].lr_factor
+
+
+GLOSSARY_LABELS = ("n", "n-q", "h", "h-kv", "r", "d", "m", "m-l", "l", "alpha", "eta", "lambda", "epsilon",
+                   "sigma0", "c-r", "k-oplus")
+
+
+def test_the_glossary_defines_every_symbol_once():
+    glossary = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8")
+    for label in GLOSSARY_LABELS:
+        assert glossary.count(f"(glossary-{label})=") == 1, label
+
+
+def test_the_glossary_agrees_with_the_package_symbols():
+    """Each shape symbol of gqa_mup_ref.parameterization (SYMBOLS) has a glossary entry giving the same ratio."""
+    from gqa_mup_ref.parameterization import SYMBOLS
+
+    glossary = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8")
+    entries = {"m": ("glossary-m", "n / n_{\\text{base}}"), "m_L": ("glossary-m-l", "L / L_{\\text{base}}"),
+               "r": ("glossary-r", "H / H_{kv}"), "d": ("glossary-d", "n / H")}
+    assert set(SYMBOLS) == set(entries)
+    for symbol, (label, ratio) in entries.items():
+        section = glossary[glossary.index(f"({label})="):]
+        section = section[:section.index("\n(glossary-", 5)]
+        assert ratio in section, (symbol, ratio)
