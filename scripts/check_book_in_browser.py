@@ -47,9 +47,8 @@ _WAIT_FOR_MATH = """() => {
 _MATH_PROBLEMS = """async () => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
   const problems = [];
-  for (const el of document.querySelectorAll('span.math, div.math')) {
-    if (!el.querySelector('mjx-container')) problems.push('formula not typeset: ' + el.textContent.slice(0, 60));
-  }
+  const raw = [...document.querySelectorAll('span.math, div.math')].filter(el => !el.querySelector('mjx-container'));
+  if (raw.length) problems.push(`${raw.length} formula(s) not typeset, e.g. ` + raw[0].textContent.trim().slice(0, 60));
   const clone = document.querySelector('main') ? document.querySelector('main').cloneNode(true) : null;
   if (clone) {
     clone.querySelectorAll('pre, code, script, mjx-container, .highlight').forEach(e => e.remove());
@@ -148,14 +147,14 @@ def check_page(context, path: Path, width: int, screenshots: Path | None = None)
     page.on("pageerror", lambda error: problems.append(f"uncaught exception: {str(error)[:200]}"))
     page.goto(path.as_uri(), wait_until="load")
     try:
-        page.wait_for_function(_WAIT_FOR_MATH, timeout=20_000)
+        page.wait_for_function(_WAIT_FOR_MATH, timeout=15_000)
     except Exception:  # noqa: BLE001 - reported below as untypeset formulas
         pass
     problems += page.evaluate(_MATH_PROBLEMS)
     views = page.eval_on_selector_all('script[type="application/vnd.jupyter.widget-view+json"]', "e => e.length")
     if views:
         try:
-            page.wait_for_function(f"() => ({_UNRENDERED_WIDGETS})() === 0", timeout=30_000)
+            page.wait_for_function(f"() => ({_UNRENDERED_WIDGETS})() === 0", timeout=20_000)
         except Exception:  # noqa: BLE001
             problems.append(f"{page.evaluate(_UNRENDERED_WIDGETS)} of {views} widget views did not render")
     problems += page.evaluate(_IMAGE_PROBLEMS)
