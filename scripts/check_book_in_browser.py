@@ -52,10 +52,10 @@ _MATH_PROBLEMS = """async () => {
   const clone = document.querySelector('main') ? document.querySelector('main').cloneNode(true) : null;
   if (clone) {
     clone.querySelectorAll('pre, code, script, mjx-container, .highlight').forEach(e => e.remove());
-    for (const raw of ['\\\\(', '\\\\[']) {
-      const at = clone.textContent.indexOf(raw);
-      if (at >= 0) problems.push('raw TeX in the text: ' + clone.textContent.slice(at, at + 60));
-    }
+    // a TeX command left in the visible text: delimiters MathJax never saw (\\( \\[ or a $ broken by Markdown)
+    const text = clone.textContent;
+    const match = text.match(/\\\\[(\[]|\\\\[A-Za-z]{2,}/);
+    if (match) problems.push('raw TeX in the text: ' + text.slice(Math.max(0, match.index - 20), match.index + 50).replace(/\\s+/g, ' '));
   }
   return problems;
 }"""
