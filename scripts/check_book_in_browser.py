@@ -44,7 +44,7 @@ _WAIT_FOR_MATH = """() => {
             && document.querySelector('mjx-container'));
 }"""
 
-_MATH_PROBLEMS = """async () => {
+_MATH_PROBLEMS = r"""async () => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
   const problems = [];
   const raw = [...document.querySelectorAll('span.math, div.math')].filter(el => !el.querySelector('mjx-container'));
@@ -52,10 +52,10 @@ _MATH_PROBLEMS = """async () => {
   const clone = document.querySelector('main') ? document.querySelector('main').cloneNode(true) : null;
   if (clone) {
     clone.querySelectorAll('pre, code, script, mjx-container, .highlight').forEach(e => e.remove());
-    // a TeX command left in the visible text: delimiters MathJax never saw (\\( \\[ or a $ broken by Markdown)
+    // a TeX command left in the visible text: delimiters MathJax never saw (\( \[ or a $ broken by Markdown)
     const text = clone.textContent;
-    const match = text.match(/\\\\[(\[]|\\\\[A-Za-z]{2,}/);
-    if (match) problems.push('raw TeX in the text: ' + text.slice(Math.max(0, match.index - 20), match.index + 50).replace(/\\s+/g, ' '));
+    const match = text.match(/\\[(\[]|\\[A-Za-z]{2,}/);
+    if (match) problems.push('raw TeX in the text: ' + text.slice(Math.max(0, match.index - 20), match.index + 50).replace(/\s+/g, ' '));
   }
   return problems;
 }"""
