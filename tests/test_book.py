@@ -151,3 +151,33 @@ def test_the_glossary_agrees_with_the_package_symbols():
         section = glossary[glossary.index(f"({label})="):]
         section = section[:section.index("\n(glossary-", 5)]
         assert ratio in section, (symbol, ratio)
+
+
+def _offline_assets():
+    spec = importlib.util.spec_from_file_location("offline_assets", ROOT / "book" / "_ext" / "offline_assets.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_offline_copies_are_the_versions_myst_nb_would_load_from_the_cdn():
+    pytest.importorskip("myst_nb")
+    from myst_nb.core.config import ipywidgets_js_factory
+
+    urls = list(ipywidgets_js_factory())
+    manager, requirejs = _offline_assets().cdn_versions(ipywidgets_js_factory())
+    assert any(f"/@jupyter-widgets/html-manager@{manager}/dist/embed-amd.js" in url for url in urls)
+    assert any(f"/require.js/{requirejs}/require" in url for url in urls)
+
+
+def test_a_script_registered_twice_is_written_once():
+    """sphinx-thebe registers its inline ``const THEBE_JS_URL`` twice (once as None, once as "")."""
+    pytest.importorskip("sphinx")
+    from sphinx.builders.html._assets import _JavaScript
+
+    body = 'const THEBE_JS_URL = "x"'
+    context = {"script_files": [_JavaScript(None, body=body), _JavaScript("a.js"), _JavaScript("", body=body),
+                                _JavaScript("a.js"), _JavaScript("b.js", defer="defer")]}
+    _offline_assets()._dedupe_scripts(None, "page", "page.html", context, None)
+    assert [(js.filename or "", js.attributes.get("body")) for js in context["script_files"]] == [
+        ("", body), ("a.js", None), ("b.js", None)]
