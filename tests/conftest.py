@@ -30,3 +30,26 @@ def _deterministic():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory):
+    """The book built once per test session by the publishing workflow's own steps, in a fresh copy of the
+    repository (``scripts/run_workflow_locally.py``; the pip install prefix is skipped, the package being
+    installed already). Returns the ``_build/html`` folder. About a minute."""
+    import importlib.util
+    import subprocess
+    from pathlib import Path
+
+    pytest.importorskip("jupyter_book", reason="the book extra is not installed")
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("run_workflow_locally", root / "scripts" / "run_workflow_locally.py")
+    workflow = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(workflow)
+    clone = tmp_path_factory.mktemp("clone")
+    workflow.copy_tree(clone)
+    try:
+        workflow.run_steps(clone, "example/gqa-mup-ref", install=False)
+    except subprocess.CalledProcessError as error:
+        pytest.fail(f"workflow step failed: {error.cmd[-1]}\n{error.stdout[-3000:]}\n{error.stderr[-3000:]}")
+    return clone / "_build" / "html"

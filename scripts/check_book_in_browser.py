@@ -1,0 +1,232 @@
+"""Open every page of the built book in headless Chromium with the network off, and check it as a reader would.
+
+For each page, at a phone width (420 px) and a desktop width (1280 px):
+
+* no console errors and no uncaught exceptions;
+* no request leaves the machine (everything the page needs ships with the book);
+* every formula is typeset by MathJax (no raw ``\\(`` left);
+* every image has loaded;
+* every widget view is rendered, and each slider switches the visible view and its readout;
+* nothing sticks out of the page sideways, except inside a box that scrolls on purpose (code cells);
+  at the desktop width, printed outputs and display equations fit without scrolling.
+
+Used by ``tests/test_browser.py``; also a command for maintainers::
+
+    jupyter-book build . && python scripts/check_book_in_browser.py [--html _build/html]
+        [--chromium /usr/bin/chromium] [--screenshots /tmp/shots]
+
+Needs the Python package ``playwright`` (in the ``test`` extra) and a Chromium binary (Debian:
+``apt-get install chromium``); playwright's own browser download is not used. Exit status 0 when every page
+passes, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WIDTHS = (420, 1280)
+DESKTOP = 1280
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic", "--allow-file-access-from-files",
+]
+
+_WAIT_FOR_MATH = """() => {
+  const math = document.querySelectorAll('span.math, div.math');
+  if (!math.length) return true;
+  return !!(window.MathJax && MathJax.startup && MathJax.startup.document
+            && document.querySelector('mjx-container'));
+}"""
+
+_MATH_PROBLEMS = r"""async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+  const problems = [];
+  const raw = [...document.querySelectorAll('span.math, div.math')].filter(el => !el.querySelector('mjx-container'));
+  if (raw.length) problems.push(`${raw.length} formula(s) not typeset, e.g. ` + raw[0].textContent.trim().slice(0, 60));
+  const clone = document.querySelector('main') ? document.querySelector('main').cloneNode(true) : null;
+  if (clone) {
+    clone.querySelectorAll('pre, code, script, mjx-container, .highlight').forEach(e => e.remove());
+    // a TeX command left in the visible text: delimiters MathJax never saw (\( \[ or a $ broken by Markdown)
+    const text = clone.textContent;
+    const match = text.match(/\\[(\[]|\\[A-Za-z]{2,}/);
+    if (match) problems.push('raw TeX in the text: ' + text.slice(Math.max(0, match.index - 20), match.index + 50).replace(/\s+/g, ' '));
+  }
+  return problems;
+}"""
+
+_IMAGE_PROBLEMS = """async () => {
+  const images = [...document.images].filter(i => i.getAttribute('src'));
+  await Promise.all(images.map(i => {
+    i.loading = 'eager';
+    return i.complete ? null : new Promise(done => { i.onload = i.onerror = done; setTimeout(done, 10000); });
+  }));
+  return images.filter(i => !(i.complete && i.naturalWidth > 0))
+               .map(i => 'image not loaded: ' + i.getAttribute('src').slice(0, 80));
+}"""
+
+_UNRENDERED_WIDGETS = """() => [...document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]')]
+  .filter(s => !s.parentElement.querySelector('.jupyter-widgets, .widget-box, .widget-hbox, .widget-vbox'))
+  .length"""
+
+_VISIBLE_VIEWS = """els => els.filter(e => e.offsetParent !== null).map(e => e.src || e.innerHTML.length)"""
+
+_OVERFLOW = """desktop => {
+  const width = document.documentElement.clientWidth;
+  const problems = [];
+  const describe = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+      + (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\\s+/).slice(0, 2).join('.') : '')
+      + ' "' + (el.textContent || '').trim().slice(0, 40) + '"';
+  if (document.documentElement.scrollWidth > width + 1)
+    problems.push(`the page scrolls sideways: ${document.documentElement.scrollWidth} px wide in a ${width} px window`);
+  const article = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+  const reported = [];
+  for (const el of article.querySelectorAll('*')) {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.right <= width + 1) continue;
+    if (reported.some(r => r.contains(el))) continue;
+    let clipped = false;
+    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+      const style = getComputedStyle(a);
+      if (style.overflowX !== 'visible' && a.getBoundingClientRect().right <= width + 1) { clipped = true; break; }
+    }
+    if (!clipped) { reported.push(el); problems.push('sticks out of the page: ' + describe(el)); }
+  }
+  if (desktop) {
+    const scrollers = article.querySelectorAll('.cell_output pre, .cell_output .output, div.math, mjx-container[display="true"], .widget-html-content');
+    for (const el of scrollers) {
+      if (el.offsetParent !== null && el.scrollWidth > el.clientWidth + 1)
+        problems.push(`needs sideways scrolling (${el.scrollWidth} px in ${el.clientWidth} px): ` + describe(el));
+    }
+  }
+  return problems.slice(0, 8);
+}"""
+
+
+def find_chromium() -> str | None:
+    """A Chromium binary: ``$CHROMIUM``, then ``chromium``/``chromium-browser`` on the PATH."""
+    candidates = [os.environ.get("CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser"),
+                  "/usr/bin/chromium"]
+    return next((c for c in candidates if c and Path(c).is_file()), None)
+
+
+def _check_sliders(page) -> list[str]:
+    problems = []
+    handles = page.query_selector_all(".widget-hslider .noUi-handle, .widget-hslider input[type=range]")
+    for index, handle in enumerate(handles):
+        before = page.eval_on_selector_all(".widget-image, .widget-html", _VISIBLE_VIEWS)
+        readouts = page.eval_on_selector_all(".widget-readout", "els => els.map(e => e.textContent)")
+        handle.focus()
+        moved, after = readouts, before
+        for key in ("ArrowRight", "ArrowLeft"):  # one of them moves, unless the slider has one value
+            page.keyboard.press(key)
+            page.wait_for_timeout(250)
+            after = page.eval_on_selector_all(".widget-image, .widget-html", _VISIBLE_VIEWS)
+            moved = page.eval_on_selector_all(".widget-readout", "els => els.map(e => e.textContent)")
+            if moved != readouts:
+                break
+        if moved == readouts:
+            problems.append(f"slider {index}: its readout did not move")
+        elif after == before:
+            problems.append(f"slider {index}: readout {readouts} -> {moved} but the view did not change")
+    return problems
+
+
+def check_page(context, path: Path, width: int, screenshots: Path | None = None) -> list[str]:
+    """Problems a reader would meet on one page at one window width (empty when it reads well)."""
+    problems: list[str] = []
+    page = context.new_page()
+    page.set_viewport_size({"width": width, "height": 900})
+    page.on("console", lambda message: message.type == "error" and problems.append(
+        f"console error: {message.text[:200]}"))
+    page.on("pageerror", lambda error: problems.append(f"uncaught exception: {str(error)[:200]}"))
+    page.goto(path.as_uri(), wait_until="load")
+    try:
+        page.wait_for_function(_WAIT_FOR_MATH, timeout=15_000)
+    except Exception:  # noqa: BLE001 - reported below as untypeset formulas
+        pass
+    problems += page.evaluate(_MATH_PROBLEMS)
+    views = page.eval_on_selector_all('script[type="application/vnd.jupyter.widget-view+json"]', "e => e.length")
+    if views:
+        try:
+            page.wait_for_function(f"() => ({_UNRENDERED_WIDGETS})() === 0", timeout=20_000)
+        except Exception:  # noqa: BLE001
+            problems.append(f"{page.evaluate(_UNRENDERED_WIDGETS)} of {views} widget views did not render")
+    problems += page.evaluate(_IMAGE_PROBLEMS)
+    page.wait_for_timeout(200)  # let the layout settle after fonts and images
+    problems += [f"at {width} px: {p}" for p in page.evaluate(_OVERFLOW, width >= DESKTOP)]
+    if screenshots is not None:
+        screenshots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(screenshots / f"{path.stem}-{width}.png"), full_page=True)
+    if views and width >= DESKTOP:
+        problems += _check_sliders(page)
+    page.close()
+    return problems
+
+
+def _is_content_page(html: Path, page: Path) -> bool:
+    """The book's own pages: not Sphinx's index/search pages, not the generated source listings
+    (``_modules``, plain highlighted code), not a redirect page."""
+    parts = page.relative_to(html).parts
+    if parts[0] in ("_static", "_sources", "_modules", "_images") or page.name in ("search.html", "genindex.html",
+                                                                                    "py-modindex.html"):
+        return False
+    return 'http-equiv="Refresh"' not in page.read_text(encoding="utf-8", errors="replace")[:2000]
+
+
+def check_book(html: Path, chromium: str, widths=WIDTHS, screenshots: Path | None = None) -> dict[str, list[str]]:
+    """``{page: problems}`` for every HTML page of the built book, with all network access refused."""
+    from playwright.sync_api import sync_playwright
+
+    pages = sorted(p for p in html.rglob("*.html") if _is_content_page(html, p))
+    results: dict[str, list[str]] = {}
+    with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
+        context = playwright.chromium.launch_persistent_context(
+            profile, executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        blocked: list[str] = []
+
+        def offline(route):
+            if route.request.url.startswith(("file:", "data:", "blob:")):
+                route.continue_()
+            else:
+                blocked.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", offline)
+        for path in pages:
+            name = path.relative_to(html).as_posix()
+            problems = []
+            for width in widths:
+                blocked.clear()
+                problems += check_page(context, path, width, screenshots)
+                problems += [f"at {width} px: requested the network: {url[:120]}" for url in blocked]
+            results[name] = list(dict.fromkeys(problems))
+        context.close()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--html", type=Path, default=ROOT / "_build" / "html", help="built book (default _build/html)")
+    parser.add_argument("--chromium", default=find_chromium(), help="Chromium binary (default: chromium on the PATH)")
+    parser.add_argument("--screenshots", type=Path, help="write a full-page PNG per page and width into this folder")
+    args = parser.parse_args(argv)
+    if not (args.html / "index.html").is_file():
+        parser.error(f"no book at {args.html}; build it first: jupyter-book build .")
+    if not args.chromium:
+        parser.error("no Chromium found; install one (Debian: apt-get install chromium) or pass --chromium")
+    results = check_book(args.html, args.chromium, screenshots=args.screenshots)
+    for name, problems in results.items():
+        print(f"{name}: " + ("reads well offline at 420 and 1280 px" if not problems else ""))
+        for problem in problems:
+            print(f"    {problem}")
+    return 1 if any(results.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
