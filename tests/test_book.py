@@ -145,7 +145,8 @@ def test_the_glossary_agrees_with_the_package_symbols():
 
     glossary = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8")
     entries = {"m": ("glossary-m", "n / n_{\\text{base}}"), "m_L": ("glossary-m-l", "L / L_{\\text{base}}"),
-               "r": ("glossary-r", "H / H_{kv}"), "d": ("glossary-d", "n / H")}
+               "r": ("glossary-r", "H / H_{kv}"), "d": ("glossary-d", "n / H"),
+               "rho": ("glossary-rho", "n_q / n")}
     assert set(SYMBOLS) == set(entries)
     for symbol, (label, ratio) in entries.items():
         section = glossary[glossary.index(f"({label})="):]
