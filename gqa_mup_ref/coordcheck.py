@@ -75,6 +75,10 @@ __all__ = [
     "predicted_slope",
     "expected_patterns",
     "predicted_width_slope",
+    "normalized_kv",
+    "plot_kv_patterns",
+    "kv_heads_view",
+    "prediction_rule",
     "zero_queries",
 ]
 
@@ -525,3 +529,84 @@ def predicted_width_slope(parameterization: str, quantity: str, role: str) -> fl
     if role == "mlp_out":
         return act("mlp_out") + act("mlp_in")
     return act("query") + act("key") + 0.5 + _m_exponent(attention)  # attention logits
+
+
+# ----------------------------------------------------------------------------- figures and views
+
+KV_PANELS = (("own_change_vs_query", "key", 1, "Δk/k ÷ Δq/q"),
+             ("rel_update_vs_query", "key⊕", 1, "‖ΔK⊕‖/‖K⊕‖ ÷ W_Q's"),
+             ("norm_vs_query", "key⊕", 0, "‖K⊕‖ ÷ ‖W_Q‖ (init)"),
+             ("loss_share_vs_query", "key", 1, "⟨∇W_K,ΔW_K⟩ ÷ W_Q's"),
+             ("act_rms", "key", 0, "rms(k) (init)"))
+"""The panels of :func:`plot_kv_patterns`: ``(quantity, role, step, title)``."""
+
+
+def normalized_kv(rows: Sequence[Mapping], quantity: str, role: str, step: int) -> dict[str, dict[int, float]]:
+    """``variant -> {r: value / value at r = 1}``, geometric mean over the layers of ``role`` and seeds."""
+    logs: dict[tuple[str, int], list[float]] = {}
+    for row in rows:
+        if (row["quantity"], row["role"], row["step"]) == (quantity, role, step) and row["value"] > 0:
+            logs.setdefault((row["variant"], row["r"]), []).append(math.log(row["value"]))
+    mean = {key: sum(v) / len(v) for key, v in logs.items()}
+    out: dict[str, dict[int, float]] = {}
+    for (variant, r_value), value in sorted(mean.items()):
+        if (variant, 1) in mean:
+            out.setdefault(variant, {})[r_value] = math.exp(value - mean[variant, 1])
+    return out
+
+
+def prediction_rule(variant: str) -> str:
+    """Prediction rule of a measured variant: SP treats keys and values like plain μP in r."""
+    return "none" if variant == "sp" else variant
+
+
+def plot_kv_patterns(rows: Sequence[Mapping], variants: Sequence[str], panels=KV_PANELS):
+    """Measured key quantities over ``r`` (dots, normalised to r = 1) beside the predicted patterns (lines)."""
+    import matplotlib.pyplot as plt
+
+    from .plots import PALETTE, book_style
+
+    colors = {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(variants)}
+    with plt.rc_context(book_style()):
+        fig, axes = plt.subplots(1, len(panels), figsize=(2.5 * len(panels), 2.9), layout="constrained")
+        for ax, (quantity, role, step, title) in zip(axes, panels):
+            measured = normalized_kv(rows, quantity, role, step)
+            for variant in variants:
+                if variant not in measured:
+                    continue
+                rs = sorted(measured[variant])
+                expr = predicted_pattern(prediction_rule(variant), quantity, role)
+                fine = [1 + 15 * i / 60 for i in range(61)]
+                ax.plot(fine, [float(expr.subs(R_SYMBOL, v)) for v in fine], "-", lw=1,
+                        color=colors[variant], alpha=0.6)
+                ax.plot(rs, [measured[variant][v] for v in rs], "o", ms=4, color=colors[variant],
+                        label=variant)
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log", base=2)
+            ax.set_xticks([1, 2, 4, 8, 16], ["1", "2", "4", "8", "16"])
+            ax.set_title(f"{title}\nstep {step}", fontsize=9)
+            ax.set_xlabel("r = H / H_kv")
+        axes[0].set_ylabel("value / value at r = 1")
+        axes[-1].legend(fontsize=7, title="rule (lines: predicted)", title_fontsize=7)
+    return fig
+
+
+def kv_heads_view(rows: Sequence[Mapping], kv_heads: int, variants: Sequence[str], panels=KV_PANELS):
+    """An HTML table for one ``H_kv``: each quantity measured (÷ r = 1) beside its prediction, per rule."""
+    import ipywidgets as widgets
+
+    n_head = next(row["n_head"] for row in rows)
+    r_value = n_head // kv_heads
+    head = "".join(f"<th>{v}<br>measured / predicted</th>" for v in variants)
+    body = []
+    for quantity, role, step, title in panels:
+        measured = normalized_kv(rows, quantity, role, step)
+        cells = []
+        for variant in variants:
+            expr = predicted_pattern(prediction_rule(variant), quantity, role)
+            got = measured.get(variant, {}).get(r_value, math.nan)
+            cells.append(f"<td>{got:.2f} / {float(expr.subs(R_SYMBOL, r_value)):.2f}</td>")
+        body.append(f"<tr><td>{title}, step {step}<br><small>{role}</small></td>{''.join(cells)}</tr>")
+    html = (f"<b>H = {n_head}, H_kv = {kv_heads}, r = {r_value}</b> (values relative to r = 1)"
+            f"<table style='font-size:85%'><tr><th>quantity</th>{head}</tr>{''.join(body)}</table>")
+    return widgets.HTML(html)
