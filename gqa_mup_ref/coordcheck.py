@@ -38,8 +38,10 @@ on ``r`` under each key/value rule: activation sizes at initialisation are flat 
 rule (random inputs feel ``K⊕``'s typical gain, which repetition does not change); plain μP
 (``none``) keeps the per-coordinate change flat, GQA-μP (``gqa``) the spectral relative update and
 ``sqrt-r`` the first-order loss share, while ``‖K⊕‖`` grows like ``c(r)`` under all three. Over width
-at fixed ``r``, μP and GQA-μP keep every activation and update size flat, SP does not.
-:func:`flatness` and :func:`fit_slope` fit the log-log slope that is compared with the prediction.
+at fixed ``r`` (:func:`predicted_width_slope`), μP and GQA-μP keep every hidden activation and update
+size flat, except the attention and output logits at initialisation, which they make vanish like
+``1/√n``; under SP activations grow like ``√n`` or ``n`` and updates like ``n``. :func:`flatness` and
+:func:`fit_slope` fit the log-log slopes that are compared with these predictions.
 
 Training uses the run's learning rates at full strength from the first step (no warm-up, no
 clipping), so that the first steps are the ones the check looks at.
