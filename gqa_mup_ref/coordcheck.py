@@ -1,24 +1,47 @@
-"""The coordinate check: are activations and updates the same size at every width, depth and r?
+"""The coordinate check: how do activations and updates change with width, depth and r?
 
 μP's standard instrument (Yang et al., Tensor Programs V), extended for grouped-query attention.
 For each model of a family that differs in one quantity (width, depth, number of KV heads, …) we
 train ``k`` steps of AdamW at the parameterization's learning rates and record, per layer and step:
 
-* ``act_rms`` — the RMS entry of the layer's output on one fixed batch, ``√(mean h²)``;
+* ``act_rms`` — the RMS entry of the layer's output on one fixed batch, ``√(mean h²)``; the
+  attention logits ``q·k·scale`` of each block are recorded too, as a layer ``…attn.logits`` of
+  role ``attn_logits`` (causal entries only);
 * ``dact_rms`` — the RMS entry of its change since initialisation on that same batch,
   ``√(mean (h_t − h_0)²)``;
+* ``own_change`` — for each linear map, the RMS change its *own* update causes on its initial
+  input, relative to its initial output: ``rms(ΔW·x₀) / rms(W₀·x₀)`` (``dact_rms`` also contains
+  the change of the input, which every layer reading the same input shares);
 * ``w_norm`` — the natural spectral norm ``‖W‖₂·√(n_in/n_out)`` of the layer's effective matrix
   (forward multiplier included, e.g. the ``1/m`` on the logits);
 * ``dw_norm`` — the same norm of the update ``ΔW = W_t − W_0``;
-* ``rel_update`` — ``‖ΔW‖₂ / ‖W₀‖₂``, how far the layer moved relative to its size: the quantity
-  GQA-μP equalises between ``K⊕``, ``V⊕`` and the other hidden layers (flat in ``r``).
+* ``rel_update`` — ``‖ΔW‖₂ / ‖W₀‖₂``, how far the layer moved relative to its size.
 
 Keys and values are also recorded as the operators attention actually applies, the ``r``-fold
 row repetitions ``K⊕`` and ``V⊕`` (:func:`gqa_mup_ref.spectral.repeat_kv_rows`), as layers named
 ``…key⊕`` / ``…value⊕``. (Their natural norms equal those of ``W_K``, ``W_V``: repetition multiplies
 ``‖W‖₂`` by ``√r`` and ``n_out`` by ``r``. It is the plain spectral norm, compared with a dense
-``n × n`` layer's, that sees the rank deficiency.) Under a parameterization that transfers, every quantity is flat in the
-varied size: :func:`flatness` fits the log-log slope per layer, which should be near 0.
+layer's, that sees the rank deficiency.) For keys and values, the invariants of Chapter 2 are
+recorded against the same block's ``W_Q`` — a dense ``n_q × n`` hidden matrix with the same init,
+which stands for "the hidden layers":
+
+* ``own_change_vs_query`` — ``(Δk/k) ÷ (Δq/q)``, per-coordinate change (on ``key``/``value``);
+* ``rel_update_vs_query`` — ``(‖ΔK⊕‖/‖K⊕‖) ÷ (‖ΔW_Q‖/‖W_Q‖)`` (on ``key⊕``/``value⊕``);
+* ``norm_vs_query`` — ``‖K⊕‖₂ ÷ ‖W_Q‖₂``, the repeated operator against a dense one of its shape;
+* ``loss_share_vs_query`` — ``⟨∇W_K, ΔW_K⟩ ÷ ⟨∇W_Q, ΔW_Q⟩`` for the step just taken, the share of
+  the first-order loss decrease (on ``key``/``value``).
+
+**What is expected to be flat.** Not every quantity is flat under a parameterization that
+transfers, and not every parameterization keeps the same quantities flat. :func:`predicted_pattern`
+computes, from the rules in :mod:`gqa_mup_ref.parameterization`, how each quantity should depend
+on ``r`` under each key/value rule: activation sizes at initialisation are flat in ``r`` under every
+rule (random inputs feel ``K⊕``'s typical gain, which repetition does not change); plain μP
+(``none``) keeps the per-coordinate change flat, GQA-μP (``gqa``) the spectral relative update and
+``sqrt-r`` the first-order loss share, while ``‖K⊕‖`` grows like ``c(r)`` under all three. Over width
+at fixed ``r`` (:func:`predicted_width_slope`), μP and GQA-μP keep every hidden activation and update
+size flat, except the attention and output logits at initialisation, which they make vanish like
+``1/√n``; under SP activations grow like ``√n`` or ``n`` and updates like ``n``. :func:`flatness` and
+:func:`fit_slope` fit the log-log slopes that are compared with these predictions.
 
 Training uses the run's learning rates at full strength from the first step (no warm-up, no
 clipping), so that the first steps are the ones the check looks at.
@@ -28,29 +51,89 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import sympy
 import torch
 
 from .model import Block, RoleLinear
-from .spectral import natural_spectral_norm, repeat_kv_rows
+from .parameterization import KV_FACTORS, get_parameterization, kv_factor_value
+from .parameterization import d as D_SYMBOL, m as M_SYMBOL, r as R_SYMBOL, rho as RHO_SYMBOL
+from .spectral import kv_repetition_factor, repeat_kv_rows, spectral_norm
 from .train import RunConfig, build, optimizer_step
 
-__all__ = ["QUANTITIES", "coord_check", "flatness", "layer_role"]
+__all__ = [
+    "QUANTITIES",
+    "KV_QUANTITIES",
+    "KV_RULES",
+    "coord_check",
+    "flatness",
+    "fit_slope",
+    "layer_role",
+    "predicted_pattern",
+    "pattern_label",
+    "predicted_slope",
+    "expected_patterns",
+    "predicted_width_slope",
+    "normalized_kv",
+    "plot_kv_patterns",
+    "kv_heads_view",
+    "prediction_rule",
+    "zero_queries",
+]
 
-QUANTITIES = ("act_rms", "dact_rms", "w_norm", "dw_norm", "rel_update")
+QUANTITIES = ("act_rms", "dact_rms", "own_change", "w_norm", "dw_norm", "rel_update",
+              "own_change_vs_query", "rel_update_vs_query", "norm_vs_query", "loss_share_vs_query")
 """What a row's ``value`` measures; see the module docstring."""
+
+KV_QUANTITIES = ("own_change_vs_query", "rel_update_vs_query", "norm_vs_query", "loss_share_vs_query")
+"""The key/value invariants, each measured against the same block's ``W_Q``."""
+
+KV_RULES: dict[str, tuple[str, str]] = {
+    "none": ("none", "rule"),
+    "gqa": ("gqa", "rule"),
+    "alt": ("alt", "rule"),
+    "sqrt-r": ("sqrt-r", "rule"),
+    "early": ("inv-sqrt-r", "shrink"),
+}
+"""Candidate key/value rules of Chapter 4: ``name -> (kv_factor for the LR, key/value init)``.
+
+``"rule"``: keys and values initialised like every hidden matrix; ``"shrink"``: their init std
+multiplied by ``1/(1 + √r)`` (the GQA-μP authors' early rule, emulated by
+:func:`gqa_mup_ref.equivalent_forms.shrink_kv_init` on top of the ``inv-sqrt-r`` LR factor).
+"""
 
 
 def layer_role(model: torch.nn.Module, name: str) -> str:
     """Role of a recorded layer: its parameter role, ``block``, ``final_norm`` or the embedding's name."""
+    if name.endswith(".logits"):
+        return "attn_logits"
     module = model.get_submodule(name)
     if isinstance(module, RoleLinear):
         return module.role
     if isinstance(module, Block):
         return "block"
     return name.split(".")[-1]
+
+
+def zero_queries(model: torch.nn.Module) -> list[str]:
+    """Names of the query projections of ``model`` whose weights are all zero."""
+    return [name for name, module in model.named_modules()
+            if isinstance(module, RoleLinear) and module.role == "query"
+            and not bool(module.weight.detach().any())]
+
+
+def _spectral(matrix: torch.Tensor) -> float:
+    """``‖A‖₂`` of the transposed matrix when it is wide (same value; LAPACK is much faster on tall ones)."""
+    return spectral_norm(matrix if matrix.shape[0] >= matrix.shape[1] else matrix.T)
+
+
+def _natural(matrix: torch.Tensor) -> float:
+    """:func:`~gqa_mup_ref.spectral.natural_spectral_norm`, computed by :func:`_spectral`."""
+    n_out, n_in = matrix.shape
+    return _spectral(matrix) * math.sqrt(n_in / n_out)
 
 
 def _rms(tensor: torch.Tensor) -> float:
@@ -71,6 +154,22 @@ def _matrices(model) -> dict[str, tuple[str, torch.Tensor]]:
     return out
 
 
+def _attention_logits(model, records: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``blocks.i.attn.logits -> q·k·scale`` on the causal entries, from recorded ``q`` and ``k``."""
+    shape = model.config.shape
+    out = {}
+    for i, block in enumerate(model.blocks):
+        q, k = records[f"blocks.{i}.attn.query"], records[f"blocks.{i}.attn.key"]
+        B, T, _ = q.shape
+        q = q.view(B, T, shape.n_head, shape.head_dim).transpose(1, 2)  # (B, H, T, d)
+        k = k.view(B, T, shape.n_kv_head, shape.head_dim).transpose(1, 2)  # (B, H_kv, T, d)
+        k = k.repeat_interleave(shape.r, dim=1)  # (B, H, T, d): query head h reads head h // r
+        scores = (q @ k.transpose(-1, -2)) * block.attn.scale  # (B, H, T, T)
+        causal = torch.ones(T, T, dtype=torch.bool).tril()
+        out[f"blocks.{i}.attn.logits"] = scores[..., causal]
+    return out
+
+
 def coord_check(
     base: RunConfig,
     vary: str,
@@ -78,14 +177,21 @@ def coord_check(
     steps: int = 4,
     seeds: Sequence[int] = (0,),
     batch_seed: int = 1234,
+    prepare: Callable[[torch.nn.Module], None] | None = None,
+    label: str | None = None,
 ) -> list[dict]:
     """Tidy rows of the coordinate check of ``base`` with field ``vary`` set to each of ``values``.
 
     A value may be a dict of several fields (e.g. ``{"width": 256, "n_head": 8}``); its ``vary``
     entry is the row's ``x``. Each model is built by :func:`gqa_mup_ref.train.build`, so every scale
-    comes from the parameterization. Rows: ``vary, x, parameterization, kv_factor, width, depth,
-    n_head, n_kv_head, r, seed, step, layer, role, quantity, value`` for steps ``0…steps``
-    (update quantities from step 1).
+    comes from the parameterization; ``prepare(model)``, if given, may then change the initial
+    weights in place (e.g. :func:`gqa_mup_ref.equivalent_forms.shrink_kv_init`), and ``label``
+    names such a variant in the rows (default: the key/value factor). Rows: ``vary, x,
+    parameterization, kv_factor, variant, width, depth, n_head, n_kv_head, r, seed, step, layer,
+    role, quantity, value`` for steps ``0…steps`` (update quantities from step 1).
+
+    Warns (``RuntimeWarning``) when a model's query weights are zero at initialisation: the keys'
+    first gradient is then exactly zero, and the key/value ratios of step 1 mean nothing.
     """
     if steps < 1:
         raise ValueError(f"steps={steps} must be a positive integer (4 is customary)")
@@ -98,20 +204,35 @@ def coord_check(
             raise ValueError(f"value {value!r} does not set {vary!r}; include it in the dict")
         for seed in seeds:
             config = dataclasses.replace(base, seed=seed, **changes)
-            rows.extend(_check_one(config, vary, changes[vary], steps, batch_seed))
+            rows.extend(_check_one(config, vary, changes[vary], steps, batch_seed, prepare, label))
     return rows
 
 
-def _check_one(config: RunConfig, vary: str, x: Any, steps: int, batch_seed: int) -> list[dict]:
+def _check_one(config: RunConfig, vary: str, x: Any, steps: int, batch_seed: int,
+               prepare: Callable | None, label: str | None) -> list[dict]:
     model, optimizer, corpus = build(config)
+    if prepare is not None:
+        with torch.no_grad():
+            prepare(model)
+    zero = zero_queries(model)
+    if zero:
+        warnings.warn(
+            f"query weights are zero at initialisation in {', '.join(zero)}: the first gradient of "
+            "every key is then exactly zero (∂L/∂k ∝ q), so step 1 moves no key and the key/value "
+            "ratios of step 1 are 0 or undefined. Initialise W_Q with the rule's std (σ₀/√m), or "
+            "read the key/value quantities from step 2 on.",
+            RuntimeWarning, stacklevel=3,
+        )
     shape = config.shape
+    kv_factor = model.parameterization.kv_factor
     common = {"vary": vary, "x": x, "parameterization": config.parameterization,
-              "kv_factor": config.kv_factor, "width": shape.width, "depth": shape.depth,
-              "n_head": shape.n_head, "n_kv_head": shape.n_kv_head, "r": shape.r,
-              "seed": config.seed}
+              "kv_factor": kv_factor, "variant": label or kv_factor, "width": shape.width,
+              "depth": shape.depth, "n_head": shape.n_head, "n_kv_head": shape.n_kv_head,
+              "r": shape.r, "seed": config.seed}
     probe_x, _ = corpus.get_batch("train", config.batch_size, config.context_length,
                                   torch.Generator().manual_seed(batch_seed))
     batches = torch.Generator().manual_seed(config.seed)
+    linears = {name: module for name, module in model.named_modules() if isinstance(module, RoleLinear)}
     rows: list[dict] = []
 
     def add(step: int, layer: str, role: str, quantity: str, value: float) -> None:
@@ -121,66 +242,132 @@ def _check_one(config: RunConfig, vary: str, x: Any, steps: int, batch_seed: int
     def probe() -> dict[str, torch.Tensor]:
         with torch.no_grad(), model.record_activations() as records:
             model(probe_x)
-        return {name: t.clone() for name, t in records.items()}
+        acts = {name: t.clone() for name, t in records.items()}
+        return acts | _attention_logits(model, acts)
 
-    acts0, mats0 = probe(), _matrices(model)
+    inputs0: dict[str, torch.Tensor] = {}
+    handles = [module.register_forward_pre_hook(
+        lambda _m, args, name=name: inputs0.__setitem__(name, args[0].detach().clone()))
+        for name, module in linears.items()]
+    try:
+        acts0 = probe()
+    finally:
+        for handle in handles:
+            handle.remove()
+    mats0 = _matrices(model)
+    natural0 = {name: _natural(matrix) for name, (_, matrix) in mats0.items()}
+    outs0 = {name: mats0[name][1].to(inputs0[name].dtype) for name in linears}
+    outs0 = {name: inputs0[name] @ w.T for name, w in outs0.items()}
     roles = {name: layer_role(model, name) for name in acts0}
+    attn = [f"blocks.{i}.attn" for i in range(len(model.blocks))]
     for step in range(steps + 1):
+        share: dict[str, float] = {}
         if step:
-            x, y = corpus.get_batch("train", config.batch_size, config.context_length, batches)
-            optimizer_step(model, optimizer, model(x, y)[1])
+            before = {f"{a}.{k}": linears[f"{a}.{k}"].weight.detach().clone()
+                      for a in attn for k in ("query", "key", "value")}
+            xb, yb = corpus.get_batch("train", config.batch_size, config.context_length, batches)
+            optimizer_step(model, optimizer, model(xb, yb)[1])
+            for name, w_before in before.items():
+                weight = linears[name].weight
+                grad = weight.grad if weight.grad is not None else torch.zeros_like(weight)
+                share[name] = float((grad.double() * (weight.detach() - w_before).double()).sum())
         acts = acts0 if step == 0 else probe()
         mats = mats0 if step == 0 else _matrices(model)
         for name, act in acts.items():
             add(step, name, roles[name], "act_rms", _rms(act))
             if step:
                 add(step, name, roles[name], "dact_rms", _rms(act - acts0[name]))
+        own: dict[str, float] = {}
+        rel: dict[str, float] = {}
+        norm: dict[str, float] = {}
         for name, (role, matrix) in mats.items():
-            add(step, name, role, "w_norm", natural_spectral_norm(matrix))
+            norm[name] = _spectral(matrix)
+            n_out, n_in = matrix.shape
+            add(step, name, role, "w_norm", norm[name] * math.sqrt(n_in / n_out))
             if step:
-                update = natural_spectral_norm(matrix - mats0[name][1])
+                delta = matrix - mats0[name][1]
+                update = _natural(delta)
                 add(step, name, role, "dw_norm", update)
-                add(step, name, role, "rel_update", update / natural_spectral_norm(mats0[name][1]))
+                rel[name] = _ratio(update, natural0[name])
+                add(step, name, role, "rel_update", rel[name])
+                if name in linears:
+                    base_out = _rms(outs0[name])
+                    own[name] = _rms(inputs0[name] @ delta.to(inputs0[name].dtype).T) / base_out \
+                        if base_out > 0 else math.nan
+                    add(step, name, role, "own_change", own[name])
+        for a in attn:
+            for kind in ("key", "value"):
+                add(step, f"{a}.{kind}⊕", f"{kind}⊕", "norm_vs_query",
+                    _ratio(norm[f"{a}.{kind}⊕"], norm[f"{a}.query"]))
+                if not step:
+                    continue
+                add(step, f"{a}.{kind}⊕", f"{kind}⊕", "rel_update_vs_query",
+                    _ratio(rel[f"{a}.{kind}⊕"], rel[f"{a}.query"]))
+                add(step, f"{a}.{kind}", kind, "own_change_vs_query",
+                    _ratio(own[f"{a}.{kind}"], own[f"{a}.query"]))
+                add(step, f"{a}.{kind}", kind, "loss_share_vs_query",
+                    _ratio(share[f"{a}.{kind}"], share[f"{a}.query"]))
     return rows
 
 
-def flatness(rows: Sequence[Mapping], group: str = "layer") -> list[dict]:
+def _ratio(a: float, b: float) -> float:
+    return a / b if b != 0 and math.isfinite(b) else math.nan
+
+
+def flatness(rows: Sequence[Mapping], group: str = "layer", against: str = "x") -> list[dict]:
     """Fitted slope of ``log value`` against ``log x`` per (parameterization, layer, quantity, step).
 
-    ``value ∝ x^slope``: a slope near 0 is what transfer needs; under SP, hidden updates grow
-    about linearly in width (slope ≈ 1). ``group="role"`` first pools the layers of one role (RMS
-    over blocks), which compares models of different depths. Non-positive values are skipped;
-    returned rows hold ``parameterization, layer (or role), role, quantity, step, slope,
-    n_points, ratio`` where ``ratio`` is the value at the largest ``x`` over that at the smallest.
+    ``value ∝ x^slope``: a slope near 0 means the quantity does not change with ``x``; under SP,
+    hidden updates grow about linearly in width (slope ≈ 1). ``group="role"`` first pools the
+    layers of one role (RMS over blocks), which compares models of different depths. ``against``
+    names the row field used as ``x`` (e.g. ``"r"`` when the family varies ``n_kv_head``).
+    Rows of different ``variant`` (see :func:`coord_check`) are fitted separately. Non-positive
+    values are skipped; returned rows hold ``parameterization, kv_factor, variant, layer (or
+    role), role, quantity, step, slope, n_points, ratio`` where ``ratio`` is the value at the
+    largest ``x`` over that at the smallest.
     """
     if group not in ("layer", "role"):
         raise ValueError(f"group={group!r}; choose 'layer' or 'role'")
+    if rows and against not in rows[0]:
+        raise ValueError(f"against={against!r} is not a row field; use 'x', 'r', 'width', …")
     pooled: dict[tuple, list[float]] = {}
     role_of: dict[str, str] = {}
     for row in rows:
         name = row[group]
         role_of[name] = row["role"]
-        key = (row["parameterization"], row["kv_factor"], name, row["quantity"], row["step"],
-               row["x"], row["seed"])
+        key = (row["parameterization"], row["kv_factor"], row.get("variant", row["kv_factor"]),
+               name, row["quantity"], row["step"], row[against], row["seed"])
         pooled.setdefault(key, []).append(float(row["value"]))
     series: dict[tuple, list[tuple[float, float]]] = {}
-    for (param, kv, name, quantity, step, x, _), vals in pooled.items():
+    for (param, kv, variant, name, quantity, step, x, _), vals in pooled.items():
         value = math.sqrt(sum(v * v for v in vals) / len(vals))
         if value > 0 and math.isfinite(value) and float(x) > 0:
-            series.setdefault((param, kv, name, quantity, step), []).append(
+            series.setdefault((param, kv, variant, name, quantity, step), []).append(
                 (math.log(float(x)), math.log(value)))
     out = []
-    for (param, kv, name, quantity, step), points in sorted(series.items(), key=str):
+    for (param, kv, variant, name, quantity, step), points in sorted(series.items(), key=str):
         xs = sorted({p[0] for p in points})
         if len(xs) < 2:
             continue
         slope = _slope(points)
         mean_at = {x: sum(v for u, v in points if u == x) / sum(u == x for u, _ in points)
                    for x in xs}
-        out.append({"parameterization": param, "kv_factor": kv, group: name,
+        out.append({"parameterization": param, "kv_factor": kv, "variant": variant, group: name,
                     "role": role_of[name], "quantity": quantity, "step": step, "slope": slope,
                     "n_points": len(points), "ratio": math.exp(mean_at[xs[-1]] - mean_at[xs[0]])})
     return out
+
+
+def fit_slope(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """Least-squares slope of ``log y`` on ``log x``: ``y ∝ x^slope``. Needs two distinct ``x``."""
+    if len(xs) != len(ys):
+        raise ValueError(f"{len(xs)} x values but {len(ys)} y values; pass one y per x")
+    bad = [(x, y) for x, y in zip(xs, ys) if not (x > 0 and y > 0 and math.isfinite(y))]
+    if bad:
+        raise ValueError(f"log-log fit needs positive finite values, got (x, y) = {bad[0]}")
+    if len(set(xs)) < 2:
+        raise ValueError(f"x = {list(xs)}: a slope needs at least two distinct x values")
+    return _slope([(math.log(x), math.log(y)) for x, y in zip(xs, ys)])
 
 
 def _slope(points: Sequence[tuple[float, float]]) -> float:
@@ -191,3 +378,237 @@ def _slope(points: Sequence[tuple[float, float]]) -> float:
     sxx = sum((p[0] - mu) ** 2 for p in points)
     sxy = sum((p[0] - mu) * (p[1] - mv) for p in points)
     return sxy / sxx
+
+
+# ----------------------------------------------------------------------------- predictions in r
+
+# How each quantity depends on the key/value rule, as exponents of four factors of r:
+#   f = the rule's LR factor (KV_FACTORS), c = ‖K⊕‖ over a dense matrix (kv_repetition_factor),
+#   s = the key/value init scale (1, or 1/(1+√r) for the early rule), and r itself.
+# Derivation (Chapter 4): an Adam step moves each entry of W_K by ±η·f, so Δk per coordinate
+# ∝ f while k ∝ s (typical gain of K⊕ = the dense one); ‖ΔK⊕‖ = √r‖ΔW_K‖ ∝ f·n (the dense size)
+# while ‖K⊕‖ ∝ c·s; ⟨∇W, ΔW⟩ = −η_W·‖∇W‖₁ for a sign step, ‖∇W_K‖₁ ∝ n²/√r (r nearly independent
+# head gradients summed into n/r rows), and the gradients scale with the other attention factors:
+# ∇W_Q ∝ k·v ∝ s², ∇W_K ∝ q·v ∝ s, ∇W_V ∝ attention weights (no s). Loss shares are step-1 predictions.
+_EXPONENTS: dict[tuple[str, str], dict[str, sympy.Rational]] = {
+    ("act_rms", "query"): {},
+    ("act_rms", "key"): {"s": 1},
+    ("act_rms", "value"): {"s": 1},
+    ("act_rms", "attn_logits"): {"s": 1},
+    ("act_rms", "attn_out"): {"s": 1},
+    ("act_rms", "unembedding"): {},
+    ("own_change_vs_query", "key"): {"f": 1, "s": -1},
+    ("own_change_vs_query", "value"): {"f": 1, "s": -1},
+    ("rel_update_vs_query", "key⊕"): {"f": 1, "c": -1, "s": -1},
+    ("rel_update_vs_query", "value⊕"): {"f": 1, "c": -1, "s": -1},
+    ("norm_vs_query", "key⊕"): {"c": 1, "s": 1},
+    ("norm_vs_query", "value⊕"): {"c": 1, "s": 1},
+    ("loss_share_vs_query", "key"): {"f": 1, "r": sympy.Rational(-1, 2), "s": -1},
+    ("loss_share_vs_query", "value"): {"f": 1, "r": sympy.Rational(-1, 2), "s": -2},
+}
+
+
+def _kv_rule(rule: str) -> tuple[str, str]:
+    if rule not in KV_RULES:
+        raise ValueError(f"unknown key/value rule {rule!r}; choose one of {', '.join(KV_RULES)}")
+    return KV_RULES[rule]
+
+
+def predicted_pattern(rule: str, quantity: str, role: str, query_ratio: float = 1) -> sympy.Expr:
+    """How ``quantity`` of ``role`` depends on ``r`` under key/value ``rule``, normalised to 1 at r = 1.
+
+    A ``sympy`` expression in the symbol ``r`` of :mod:`gqa_mup_ref.parameterization` (``1`` means
+    flat), built from the rule's LR factor (``KV_FACTORS``) and the repeated operator's norm excess
+    (:func:`gqa_mup_ref.spectral.kv_repetition_factor`) at ``ρ = query_ratio``. Activation sizes
+    are predicted at initialisation; the update quantities for the first steps.
+    """
+    factor_name, init = _kv_rule(rule)
+    if (quantity, role) not in _EXPONENTS:
+        known = ", ".join(f"{q}/{r}" for q, r in _EXPONENTS)
+        raise ValueError(f"no prediction for quantity={quantity!r}, role={role!r}; known: {known}")
+    rho_value = sympy.nsimplify(query_ratio)
+    c = kv_repetition_factor(R_SYMBOL, RHO_SYMBOL).subs(RHO_SYMBOL, rho_value)
+    f = KV_FACTORS[factor_name][0].subs(RHO_SYMBOL, rho_value)
+    s = 1 / (1 + sympy.sqrt(R_SYMBOL)) if init == "shrink" else sympy.Integer(1)
+    e = _EXPONENTS[quantity, role]
+    expr = f ** e.get("f", 0) * c ** e.get("c", 0) * s ** e.get("s", 0) * R_SYMBOL ** e.get("r", 0)
+    return sympy.simplify(expr / expr.subs(R_SYMBOL, 1))
+
+
+def pattern_label(expr: sympy.Expr) -> str:
+    """``flat`` or ``∝ …`` for a pattern of :func:`predicted_pattern`, in plain text."""
+    expr = sympy.simplify(expr)
+    if expr == 1:
+        return "flat"
+    text = sympy.sstr(sympy.factor(expr)).replace("sqrt(r)", "√r").replace("**", "^").replace("*", "·")
+    return f"∝ {text}"
+
+
+def predicted_slope(rule: str, quantity: str, role: str, rs: Sequence[int], query_ratio: float = 1) -> float:
+    """The slope against ``log r`` that :func:`fit_slope` would fit to the predicted pattern over ``rs``.
+
+    Patterns such as ``(1 + √r)/2`` are not power laws; fitting the prediction on the same grid
+    as the measurement makes the two slopes comparable.
+    """
+    expr = predicted_pattern(rule, quantity, role, query_ratio)
+    values = [float(expr.subs(R_SYMBOL, rv)) for rv in rs]
+    return fit_slope(list(rs), values)
+
+
+def expected_patterns(rules: Sequence[str] = tuple(KV_RULES), rs: Sequence[int] = (1, 2, 4, 8, 16),
+                      query_ratio: float = 1) -> list[dict]:
+    """One row per (quantity, role, rule): the predicted pattern, its label and its slope over ``rs``.
+
+    Also ``values``: the pattern at each ``r`` (1 at ``r = 1``) and ``factor``: the rule's LR
+    factor at each ``r`` (from :func:`gqa_mup_ref.parameterization.kv_factor_value`).
+    """
+    out = []
+    for (quantity, role) in _EXPONENTS:
+        for rule in rules:
+            expr = predicted_pattern(rule, quantity, role, query_ratio)
+            out.append({
+                "quantity": quantity, "role": role, "rule": rule, "pattern": pattern_label(expr),
+                "slope": predicted_slope(rule, quantity, role, rs, query_ratio),
+                "values": [float(expr.subs(R_SYMBOL, rv)) for rv in rs],
+                "factor": [kv_factor_value(_kv_rule(rule)[0], rv, query_ratio) for rv in rs],
+            })
+    return out
+
+
+# ----------------------------------------------------------------------------- predictions in width
+
+
+def _m_exponent(expr) -> float:
+    """Exponent of ``m`` in a rule (head dim ``d ∝ m`` at a fixed number of heads)."""
+    expr = sympy.sympify(expr).subs(D_SYMBOL, M_SYMBOL)
+    slope = sympy.simplify(M_SYMBOL * sympy.diff(sympy.log(expr), M_SYMBOL))
+    if slope.free_symbols & {M_SYMBOL}:
+        raise ValueError(f"{expr} is not a power of the width multiplier")
+    return float(slope)
+
+
+WIDTH_PREDICTIONS = {
+    ("act_rms", "query"): "step 0: the input LN(x) has Θ(1) entries, so q ∝ σ_Q·√n",
+    ("act_rms", "key"): "step 0: k ∝ σ_K·√n",
+    ("act_rms", "value"): "step 0: v ∝ σ_V·√n",
+    ("act_rms", "mlp_in"): "step 0: ∝ σ·√n",
+    ("act_rms", "attn_out"): "step 0: W_O (σ·√n) applied to a mix of values",
+    ("act_rms", "mlp_out"): "step 0: W_down (σ·√(4n)) applied to GELU of mlp_in",
+    ("act_rms", "attn_logits"): "step 0: q·k sums d independent products (√d) times the scale",
+    ("act_rms", "unembedding"): "step 0: σ·√n times the logit multiplier",
+    ("dw_norm", "query"): "an Adam step has natural norm ∝ η·n_in",
+    ("dw_norm", "key"): "an Adam step has natural norm ∝ η·n_in",
+    ("dw_norm", "value"): "an Adam step has natural norm ∝ η·n_in",
+    ("dw_norm", "attn_out"): "an Adam step has natural norm ∝ η·n_in",
+    ("dw_norm", "mlp_in"): "an Adam step has natural norm ∝ η·n_in",
+    ("dw_norm", "mlp_out"): "an Adam step has natural norm ∝ η·n_in",
+}
+"""The width predictions :func:`predicted_width_slope` makes, with the reason for each."""
+
+
+def predicted_width_slope(parameterization: str, quantity: str, role: str) -> float:
+    """Predicted slope of ``quantity`` of ``role`` against ``log width`` (fixed heads, fixed ``r``).
+
+    Computed from the parameterization's rules (exponents of ``m`` in the init std, Adam LR,
+    multiplier and attention scale), for the cases listed in ``WIDTH_PREDICTIONS``; activation sizes
+    at initialisation, updates for the first steps.
+    """
+    if (quantity, role) not in WIDTH_PREDICTIONS:
+        known = ", ".join(f"{q}/{r}" for q, r in WIDTH_PREDICTIONS)
+        raise ValueError(f"no width prediction for quantity={quantity!r}, role={role!r}; known: {known}")
+    rules, attention, _ = get_parameterization(parameterization).symbolic()
+
+    def act(name: str) -> float:  # Θ(1)-entry input of fan-in ∝ n: σ·√n, times the multiplier
+        rule = rules[name]
+        return _m_exponent(rule.init_std) + 0.5 + _m_exponent(rule.multiplier)
+
+    if quantity == "dw_norm":
+        return _m_exponent(rules[role].lr_factor) + 1.0
+    if role in ("query", "key", "value", "mlp_in", "unembedding"):
+        return act(role)
+    if role == "attn_out":
+        return act("attn_out") + act("value")
+    if role == "mlp_out":
+        return act("mlp_out") + act("mlp_in")
+    return act("query") + act("key") + 0.5 + _m_exponent(attention)  # attention logits
+
+
+# ----------------------------------------------------------------------------- figures and views
+
+KV_PANELS = (("own_change_vs_query", "key", 1, "Δk/k ÷ Δq/q"),
+             ("rel_update_vs_query", "key⊕", 1, "‖ΔK⊕‖/‖K⊕‖ ÷ W_Q's"),
+             ("norm_vs_query", "key⊕", 0, "‖K⊕‖ ÷ ‖W_Q‖ (init)"),
+             ("loss_share_vs_query", "key", 1, "⟨∇W_K,ΔW_K⟩ ÷ W_Q's"),
+             ("act_rms", "key", 0, "rms(k) (init)"))
+"""The panels of :func:`plot_kv_patterns`: ``(quantity, role, step, title)``."""
+
+
+def normalized_kv(rows: Sequence[Mapping], quantity: str, role: str, step: int) -> dict[str, dict[int, float]]:
+    """``variant -> {r: value / value at r = 1}``, geometric mean over the layers of ``role`` and seeds."""
+    logs: dict[tuple[str, int], list[float]] = {}
+    for row in rows:
+        if (row["quantity"], row["role"], row["step"]) == (quantity, role, step) and row["value"] > 0:
+            logs.setdefault((row["variant"], row["r"]), []).append(math.log(row["value"]))
+    mean = {key: sum(v) / len(v) for key, v in logs.items()}
+    out: dict[str, dict[int, float]] = {}
+    for (variant, r_value), value in sorted(mean.items()):
+        if (variant, 1) in mean:
+            out.setdefault(variant, {})[r_value] = math.exp(value - mean[variant, 1])
+    return out
+
+
+def prediction_rule(variant: str) -> str:
+    """Prediction rule of a measured variant: SP treats keys and values like plain μP in r."""
+    return "none" if variant == "sp" else variant
+
+
+def plot_kv_patterns(rows: Sequence[Mapping], variants: Sequence[str], panels=KV_PANELS):
+    """Measured key quantities over ``r`` (dots, normalised to r = 1) beside the predicted patterns (lines)."""
+    import matplotlib.pyplot as plt
+
+    from .plots import PALETTE, book_style
+
+    colors = {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(variants)}
+    with plt.rc_context(book_style()):
+        fig, axes = plt.subplots(1, len(panels), figsize=(2.5 * len(panels), 2.9), layout="constrained")
+        for ax, (quantity, role, step, title) in zip(axes, panels):
+            measured = normalized_kv(rows, quantity, role, step)
+            for variant in variants:
+                if variant not in measured:
+                    continue
+                rs = sorted(measured[variant])
+                expr = predicted_pattern(prediction_rule(variant), quantity, role)
+                fine = [1 + 15 * i / 60 for i in range(61)]
+                ax.plot(fine, [float(expr.subs(R_SYMBOL, v)) for v in fine], "-", lw=1,
+                        color=colors[variant], alpha=0.6)
+                ax.plot(rs, [measured[variant][v] for v in rs], "o", ms=4, color=colors[variant],
+                        label=variant)
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log", base=2)
+            ax.set_xticks([1, 2, 4, 8, 16], ["1", "2", "4", "8", "16"])
+            ax.set_title(f"{title}\nstep {step}", fontsize=9)
+            ax.set_xlabel("r = H / H_kv")
+        axes[0].set_ylabel("value / value at r = 1")
+        axes[-1].legend(fontsize=7, title="rule (lines: predicted)", title_fontsize=7)
+    return fig
+
+
+def kv_heads_view(rows: Sequence[Mapping], kv_heads: int, variants: Sequence[str], panels=KV_PANELS):
+    """An HTML table for one ``H_kv``: each quantity measured (÷ r = 1) beside its prediction, per rule."""
+    import ipywidgets as widgets
+
+    n_head = next(row["n_head"] for row in rows)
+    r_value = n_head // kv_heads
+    head = "".join(f"<th>{v}<br>measured / predicted</th>" for v in variants)
+    body = []
+    for quantity, role, step, title in panels:
+        measured = normalized_kv(rows, quantity, role, step)
+        cells = []
+        for variant in variants:
+            expr = predicted_pattern(prediction_rule(variant), quantity, role)
+            got = measured.get(variant, {}).get(r_value, math.nan)
+            cells.append(f"<td>{got:.2f} / {float(expr.subs(R_SYMBOL, r_value)):.2f}</td>")
+        body.append(f"<tr><td>{title}, step {step}<br><small>{role}</small></td>{''.join(cells)}</tr>")
+    html = (f"<b>H = {n_head}, H_kv = {kv_heads}, r = {r_value}</b> (values relative to r = 1)"
+            f"<table style='font-size:85%'><tr><th>quantity</th>{head}</tr>{''.join(body)}</table>")
+    return widgets.HTML(html)
