@@ -133,7 +133,7 @@ def norm_survey(n: int, n_head: int, rs: Sequence[int], seed: int = 0, n_samples
             "norm_dense": dense_norm, "predicted_dense": random_spectral_norm(n, n, std),
             "ratio": norm_rep / dense_norm, "ratio_predicted": rank_correction(r),
             "gain_rep": typical_gain(k_rep, n_samples, seed), "gain_dense": dense_gain,
-            "corrected_rep": corrected_spectral_norm(k_rep, rank=n // r),
+            "corrected_rep": corrected_spectral_norm(w_k, r),
         })
     return records
 
@@ -141,8 +141,8 @@ def norm_survey(n: int, n_head: int, rs: Sequence[int], seed: int = 0, n_samples
 def corrected_norm_survey(ns: Sequence[int], rs: Sequence[int], n_head: int, seed: int = 0) -> list[dict]:
     """``‖K⊕‖₂`` and the corrected norm ``‖K⊕‖₂ / c(r)``, each over the dense law ``2σ√n``.
 
-    ``K⊕`` repeats a ``(n/r) × n`` matrix of ``N(0, σ²)`` entries, ``σ = 1/√n``. The corrected
-    norm's rank is left to :func:`corrected_spectral_norm` (numerical rank), which must find ``n/r``.
+    ``K⊕`` repeats a ``(n/r) × n`` matrix of ``N(0, σ²)`` entries, ``σ = 1/√n``; the corrected norm
+    is :func:`corrected_spectral_norm` of the stored ``(n/r) × n`` matrix with repetition ``r``.
     """
     generator = torch.Generator().manual_seed(seed)
     records = []
@@ -151,14 +151,11 @@ def corrected_norm_survey(ns: Sequence[int], rs: Sequence[int], n_head: int, see
         std = 1 / math.sqrt(n)
         dense_law = random_spectral_norm(n, n, std)
         for r in rs:
-            k_rep = repeat_kv_rows(gaussian(n // r, n, std, generator), r, n // n_head)
-            singular_values = torch.linalg.svdvals(k_rep)
-            tolerance = singular_values[0] * n * torch.finfo(k_rep.dtype).eps  # matrix_rank's
+            w_k = gaussian(n // r, n, std, generator)
             records.append({
                 "n": n, "r": r,
-                "plain": float(singular_values[0]) / dense_law,
-                "corrected": corrected_spectral_norm(k_rep) / dense_law,
-                "numerical_rank": int((singular_values > tolerance).sum()),
+                "plain": spectral_norm(repeat_kv_rows(w_k, r, n // n_head)) / dense_law,
+                "corrected": corrected_spectral_norm(w_k, r) / dense_law,
             })
     return records
 
@@ -166,8 +163,10 @@ def corrected_norm_survey(ns: Sequence[int], rs: Sequence[int], n_head: int, see
 def block_repeated_norms(n: int, rho: int, seed: int = 0) -> dict:
     """A matrix repeated ``ρ`` times along *both* sides (``ρ × ρ`` copies of a ``(n/ρ)²`` block).
 
-    Its rank is ``n/ρ`` like ``K⊕``'s, but ``‖A‖₂ = ρ‖B‖₂ ≈ 2σ√(nρ)``: ``√ρ`` times the dense
-    law, not ``c(ρ)``. Returns the measured ratio to ``2σ√n``, and the corrected norm's ratio.
+    Its rank is ``n/ρ`` like ``K⊕``'s, and it has the form ``P A`` with ``A = [B … B]`` (``ρ``
+    copies side by side), but ``‖A‖₂ = ρ‖B‖₂ ≈ 2σ√(nρ)``: ``√ρ`` times the dense law, not ``c(ρ)``,
+    because ``A`` is not a dense Gaussian. Returns the measured ratio to ``2σ√n``, and the ratio of
+    the corrected norm with repetition ``ρ``.
     """
     if n % rho:
         raise ValueError(f"rho={rho} does not divide n={n}")
@@ -178,7 +177,7 @@ def block_repeated_norms(n: int, rho: int, seed: int = 0) -> dict:
     return {
         "n": n, "rho": rho,
         "plain": spectral_norm(matrix) / dense_law,
-        "corrected": corrected_spectral_norm(matrix, rank=n // rho) / dense_law,
+        "corrected": corrected_spectral_norm(block.repeat(1, rho), rho) / dense_law,
         "sqrt_rho": math.sqrt(rho),
     }
 
@@ -484,7 +483,7 @@ def kv_view(n: int, kv_heads: int, n_head: int = 16, seed: int = 0, dpi: int = 8
     cells = [
         ("‖K⊕‖₂ (prediction 1+√r)", f"{spectral_norm(k_rep):.2f}", f"{1 + math.sqrt(r):.2f}"),
         ("‖dense‖₂ (prediction 2)", f"{spectral_norm(dense):.2f}", "2.00"),
-        ("corrected ‖K⊕‖₂ / c(r)", f"{corrected_spectral_norm(k_rep, rank=n // r):.2f}", "2.00"),
+        ("corrected ‖K⊕‖₂ / c(r)", f"{corrected_spectral_norm(w_k, r):.2f}", "2.00"),
         ("typical gain K⊕ vs dense", f"{typical_gain(k_rep):.2f} vs {typical_gain(dense):.2f}", "1.00"),
         ("relative update K⊕ / W_Q, μP", f"{mup['ratio']:.2f}", f"{mup['predicted']:.2f}"),
         ("relative update K⊕ / W_Q, GQA-μP", f"{gqa['ratio']:.2f}", f"{gqa['predicted']:.2f}"),
