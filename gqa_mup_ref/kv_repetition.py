@@ -32,6 +32,7 @@ import torch
 from .parameterization import KV_FACTORS, kv_factor_value
 from .spectral import (
     corrected_spectral_norm,
+    kv_repetition_factor,
     random_spectral_norm,
     rank_correction,
     relative_update,
@@ -48,6 +49,9 @@ __all__ = [
     "predicted_ratio",
     "norm_survey",
     "corrected_norm_survey",
+    "head_dim_survey",
+    "semi_orthogonal",
+    "orthogonal_norm_ratio",
     "block_repeated_norms",
     "rank_one_update_ratios",
     "kv_factor_table",
@@ -160,6 +164,66 @@ def corrected_norm_survey(ns: Sequence[int], rs: Sequence[int], n_head: int, see
     return records
 
 
+def head_dim_survey(n: int, n_head: int, head_dims: Sequence[int], rs: Sequence[int], seed: int = 0) -> list[dict]:
+    """``‖K⊕‖₂`` over a dense ``n_q × n`` matrix when the head dimension is set on its own (``n_q = H·d``).
+
+    ``W_K`` is ``(n_q/r) × n`` with entries ``N(0, 1/n)``; ``K⊕`` repeats it ``r`` times. Each record
+    has the SVD ratio ``‖K⊕‖₂ / ‖D‖₂`` beside the prediction ``(√n_q + √(r·n)) / (√n_q + √n)``
+    (:func:`gqa_mup_ref.spectral.kv_repetition_factor` at ``ρ = n_q / n``).
+    """
+    bad = [r for r in rs if n_head % r]
+    if bad:
+        raise ValueError(f"r={bad} do not divide n_head={n_head}")
+    generator = torch.Generator().manual_seed(seed)
+    std = 1 / math.sqrt(n)
+    records = []
+    for d in head_dims:
+        n_q = n_head * d
+        dense = gaussian(n_q, n, std, generator)
+        dense_norm = spectral_norm(dense)
+        for r in rs:
+            w_k = gaussian(n_q // r, n, std, generator)
+            records.append({
+                "n": n, "head_dim": d, "n_q": n_q, "r": r,
+                "ratio": spectral_norm(repeat_kv_rows(w_k, r, d)) / dense_norm,
+                "predicted": kv_repetition_factor(r, n_q / n),
+            })
+    return records
+
+
+def semi_orthogonal(n_out: int, n_in: int, generator: torch.Generator) -> torch.Tensor:
+    """A random ``(n_out, n_in)`` matrix with all singular values equal to ``√(max(n_out, n_in) / n_in)``.
+
+    Orthonormal rows (``n_out ≤ n_in``) or scaled orthonormal columns, from the QR of a Gaussian
+    matrix: entries have mean square ``1/n_in``, like the Gaussian init ``σ = 1/√n_in``.
+    """
+    q, r = torch.linalg.qr(torch.randn(max(n_out, n_in), min(n_out, n_in), generator=generator,
+                                       dtype=torch.float64))
+    q = q * torch.sign(torch.diagonal(r))  # Haar-distributed
+    q = q if n_out >= n_in else q.T
+    return q * math.sqrt(max(n_out, n_in) / n_in)
+
+
+def orthogonal_norm_ratio(n: int, n_head: int, r: int, seed: int = 0) -> dict:
+    """``‖K⊕‖₂ / ‖D‖₂`` and the typical-gain ratio when ``W_K`` and ``D`` are semi-orthogonal, not Gaussian.
+
+    Both have entries of mean square ``1/n`` and all singular values 1 (:func:`semi_orthogonal`), so
+    ``‖K⊕‖₂ = √r`` and ``‖D‖₂ = 1``: the ratio is ``√r`` exactly, not ``(1 + √r)/2``, while the
+    typical gains still agree.
+    """
+    _check_divides(n, n_head, [r])
+    generator = torch.Generator().manual_seed(seed)
+    w_k = semi_orthogonal(n // r, n, generator)
+    dense = semi_orthogonal(n, n, generator)
+    k_rep = repeat_kv_rows(w_k, r, n // n_head)
+    return {
+        "n": n, "r": r,
+        "ratio": spectral_norm(k_rep) / spectral_norm(dense),
+        "gain_ratio": typical_gain(k_rep) / typical_gain(dense),
+        "sqrt_r": math.sqrt(r),
+    }
+
+
 def block_repeated_norms(n: int, rho: int, seed: int = 0) -> dict:
     """A matrix repeated ``ρ`` times along *both* sides (``ρ × ρ`` copies of a ``(n/ρ)²`` block).
 
@@ -256,8 +320,9 @@ def training_update_ratios(
         (‖ΔK⊕‖₂ / ‖K⊕‖₂) / (‖ΔW_Q‖₂ / ‖W_Q‖₂)      (Δ since init; prediction 2/(1 + √r) under
                                                    ``mup``, 1 under ``gqa-mup``)
 
-    with the stable ranks of ``ΔW_Q`` and ``ΔW_K``/``ΔW_V``: since ``‖ΔW‖₂ = ‖ΔW‖_F / √srank``,
-    unequal stable ranks are what moves the measured ratio off the prediction.
+    with the stable ranks of ``ΔW_Q`` and ``ΔW_K``/``ΔW_V``. Since ``‖ΔW‖₂ = ‖ΔW‖_F / √srank`` and a
+    sign step has ``‖ΔW‖_F = η√(entries)``, unequal stable ranks move the ratio off the prediction;
+    ``adjusted`` is the prediction times ``√(srank(ΔW_Q) / srank(ΔW_K))`` (meaningful after step 1).
     """
     from .train import RunConfig, build, optimizer_step
 
@@ -294,7 +359,9 @@ def training_update_ratios(
                 records.append({
                     "parameterization": parameterization, "r": r, "seed": seed, "step": step,
                     "block": i, "kind": kind, "ratio": relative[kind] / relative["query"],
-                    "predicted": predicted, "stable_rank": srank[kind],
+                    "predicted": predicted,
+                    "adjusted": predicted * math.sqrt(srank["query"] / srank[kind]),
+                    "stable_rank": srank[kind],
                     "stable_rank_query": srank["query"], "loss": loss.item(),
                 })
     return records
