@@ -381,8 +381,9 @@ def width_sweep(
     """:func:`one_adam_step` at every width and parameterization, summarised per layer.
 
     Each record: ``parameterization, width, layer, h_rms, dh_rms`` and, for the update, its
-    spectral norm, ``η√(n_out n_in)``, their ratio, its stable rank and its natural spectral norm
-    (and the weight's). The :class:`LayerStep` objects are kept under ``"step"`` for plotting.
+    spectral norm, ``η√(n_out n_in)``, their ratio, its stable rank, the fraction of its entries
+    that moved (``|ΔW| > η/2``: Adam leaves entries with a zero gradient in place) and its natural
+    spectral norm (and the weight's). The :class:`LayerStep` objects are kept under ``"step"`` for plotting.
     """
     records = []
     for param in parameterizations:
@@ -400,6 +401,8 @@ def width_sweep(
                         "sign_update_norm": step.sign_update_norm(),
                         "update_ratio": update_norm / step.sign_update_norm(),
                         "update_stable_rank": stable_rank(step.update),
+                        "update_nonzero_fraction": float((step.update.abs() > 0.5 * step.lr * abs(step.multiplier))
+                                                         .double().mean()),
                         "weight_natural": natural_spectral_norm(step.weight),
                         "update_natural": natural_spectral_norm(step.update),
                         "step": step,

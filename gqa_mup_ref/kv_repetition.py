@@ -32,6 +32,7 @@ import torch
 from .parameterization import KV_FACTORS, kv_factor_value
 from .spectral import (
     corrected_spectral_norm,
+    kv_repetition_factor,
     random_spectral_norm,
     rank_correction,
     relative_update,
@@ -48,6 +49,9 @@ __all__ = [
     "predicted_ratio",
     "norm_survey",
     "corrected_norm_survey",
+    "head_dim_survey",
+    "semi_orthogonal",
+    "orthogonal_norm_ratio",
     "block_repeated_norms",
     "rank_one_update_ratios",
     "kv_factor_table",
@@ -133,7 +137,7 @@ def norm_survey(n: int, n_head: int, rs: Sequence[int], seed: int = 0, n_samples
             "norm_dense": dense_norm, "predicted_dense": random_spectral_norm(n, n, std),
             "ratio": norm_rep / dense_norm, "ratio_predicted": rank_correction(r),
             "gain_rep": typical_gain(k_rep, n_samples, seed), "gain_dense": dense_gain,
-            "corrected_rep": corrected_spectral_norm(k_rep, rank=n // r),
+            "corrected_rep": corrected_spectral_norm(w_k, r),
         })
     return records
 
@@ -141,8 +145,8 @@ def norm_survey(n: int, n_head: int, rs: Sequence[int], seed: int = 0, n_samples
 def corrected_norm_survey(ns: Sequence[int], rs: Sequence[int], n_head: int, seed: int = 0) -> list[dict]:
     """``‖K⊕‖₂`` and the corrected norm ``‖K⊕‖₂ / c(r)``, each over the dense law ``2σ√n``.
 
-    ``K⊕`` repeats a ``(n/r) × n`` matrix of ``N(0, σ²)`` entries, ``σ = 1/√n``. The corrected
-    norm's rank is left to :func:`corrected_spectral_norm` (numerical rank), which must find ``n/r``.
+    ``K⊕`` repeats a ``(n/r) × n`` matrix of ``N(0, σ²)`` entries, ``σ = 1/√n``; the corrected norm
+    is :func:`corrected_spectral_norm` of the stored ``(n/r) × n`` matrix with repetition ``r``.
     """
     generator = torch.Generator().manual_seed(seed)
     records = []
@@ -151,23 +155,82 @@ def corrected_norm_survey(ns: Sequence[int], rs: Sequence[int], n_head: int, see
         std = 1 / math.sqrt(n)
         dense_law = random_spectral_norm(n, n, std)
         for r in rs:
-            k_rep = repeat_kv_rows(gaussian(n // r, n, std, generator), r, n // n_head)
-            singular_values = torch.linalg.svdvals(k_rep)
-            tolerance = singular_values[0] * n * torch.finfo(k_rep.dtype).eps  # matrix_rank's
+            w_k = gaussian(n // r, n, std, generator)
             records.append({
                 "n": n, "r": r,
-                "plain": float(singular_values[0]) / dense_law,
-                "corrected": corrected_spectral_norm(k_rep) / dense_law,
-                "numerical_rank": int((singular_values > tolerance).sum()),
+                "plain": spectral_norm(repeat_kv_rows(w_k, r, n // n_head)) / dense_law,
+                "corrected": corrected_spectral_norm(w_k, r) / dense_law,
             })
     return records
+
+
+def head_dim_survey(n: int, n_head: int, head_dims: Sequence[int], rs: Sequence[int], seed: int = 0) -> list[dict]:
+    """``‖K⊕‖₂`` over a dense ``n_q × n`` matrix when the head dimension is set on its own (``n_q = H·d``).
+
+    ``W_K`` is ``(n_q/r) × n`` with entries ``N(0, 1/n)``; ``K⊕`` repeats it ``r`` times. Each record
+    has the SVD ratio ``‖K⊕‖₂ / ‖D‖₂`` beside the prediction ``(√n_q + √(r·n)) / (√n_q + √n)``
+    (:func:`gqa_mup_ref.spectral.kv_repetition_factor` at ``ρ = n_q / n``).
+    """
+    bad = [r for r in rs if n_head % r]
+    if bad:
+        raise ValueError(f"r={bad} do not divide n_head={n_head}")
+    generator = torch.Generator().manual_seed(seed)
+    std = 1 / math.sqrt(n)
+    records = []
+    for d in head_dims:
+        n_q = n_head * d
+        dense = gaussian(n_q, n, std, generator)
+        dense_norm = spectral_norm(dense)
+        for r in rs:
+            w_k = gaussian(n_q // r, n, std, generator)
+            records.append({
+                "n": n, "head_dim": d, "n_q": n_q, "r": r,
+                "ratio": spectral_norm(repeat_kv_rows(w_k, r, d)) / dense_norm,
+                "predicted": kv_repetition_factor(r, n_q / n),
+            })
+    return records
+
+
+def semi_orthogonal(n_out: int, n_in: int, generator: torch.Generator) -> torch.Tensor:
+    """A random ``(n_out, n_in)`` matrix with all singular values equal to ``√(max(n_out, n_in) / n_in)``.
+
+    Orthonormal rows (``n_out ≤ n_in``) or scaled orthonormal columns, from the QR of a Gaussian
+    matrix: entries have mean square ``1/n_in``, like the Gaussian init ``σ = 1/√n_in``.
+    """
+    q, r = torch.linalg.qr(torch.randn(max(n_out, n_in), min(n_out, n_in), generator=generator,
+                                       dtype=torch.float64))
+    q = q * torch.sign(torch.diagonal(r))  # Haar-distributed
+    q = q if n_out >= n_in else q.T
+    return q * math.sqrt(max(n_out, n_in) / n_in)
+
+
+def orthogonal_norm_ratio(n: int, n_head: int, r: int, seed: int = 0) -> dict:
+    """``‖K⊕‖₂ / ‖D‖₂`` and the typical-gain ratio when ``W_K`` and ``D`` are semi-orthogonal, not Gaussian.
+
+    Both have entries of mean square ``1/n`` and all singular values 1 (:func:`semi_orthogonal`), so
+    ``‖K⊕‖₂ = √r`` and ``‖D‖₂ = 1``: the ratio is ``√r`` exactly, not ``(1 + √r)/2``, while the
+    typical gains still agree.
+    """
+    _check_divides(n, n_head, [r])
+    generator = torch.Generator().manual_seed(seed)
+    w_k = semi_orthogonal(n // r, n, generator)
+    dense = semi_orthogonal(n, n, generator)
+    k_rep = repeat_kv_rows(w_k, r, n // n_head)
+    return {
+        "n": n, "r": r,
+        "ratio": spectral_norm(k_rep) / spectral_norm(dense),
+        "gain_ratio": typical_gain(k_rep) / typical_gain(dense),
+        "sqrt_r": math.sqrt(r),
+    }
 
 
 def block_repeated_norms(n: int, rho: int, seed: int = 0) -> dict:
     """A matrix repeated ``ρ`` times along *both* sides (``ρ × ρ`` copies of a ``(n/ρ)²`` block).
 
-    Its rank is ``n/ρ`` like ``K⊕``'s, but ``‖A‖₂ = ρ‖B‖₂ ≈ 2σ√(nρ)``: ``√ρ`` times the dense
-    law, not ``c(ρ)``. Returns the measured ratio to ``2σ√n``, and the corrected norm's ratio.
+    Its rank is ``n/ρ`` like ``K⊕``'s, and it has the form ``P A`` with ``A = [B … B]`` (``ρ``
+    copies side by side), but ``‖A‖₂ = ρ‖B‖₂ ≈ 2σ√(nρ)``: ``√ρ`` times the dense law, not ``c(ρ)``,
+    because ``A`` is not a dense Gaussian. Returns the measured ratio to ``2σ√n``, and the ratio of
+    the corrected norm with repetition ``ρ``.
     """
     if n % rho:
         raise ValueError(f"rho={rho} does not divide n={n}")
@@ -178,7 +241,7 @@ def block_repeated_norms(n: int, rho: int, seed: int = 0) -> dict:
     return {
         "n": n, "rho": rho,
         "plain": spectral_norm(matrix) / dense_law,
-        "corrected": corrected_spectral_norm(matrix, rank=n // rho) / dense_law,
+        "corrected": corrected_spectral_norm(block.repeat(1, rho), rho) / dense_law,
         "sqrt_rho": math.sqrt(rho),
     }
 
@@ -257,8 +320,9 @@ def training_update_ratios(
         (‖ΔK⊕‖₂ / ‖K⊕‖₂) / (‖ΔW_Q‖₂ / ‖W_Q‖₂)      (Δ since init; prediction 2/(1 + √r) under
                                                    ``mup``, 1 under ``gqa-mup``)
 
-    with the stable ranks of ``ΔW_Q`` and ``ΔW_K``/``ΔW_V``: since ``‖ΔW‖₂ = ‖ΔW‖_F / √srank``,
-    unequal stable ranks are what moves the measured ratio off the prediction.
+    with the stable ranks of ``ΔW_Q`` and ``ΔW_K``/``ΔW_V``. Since ``‖ΔW‖₂ = ‖ΔW‖_F / √srank`` and a
+    sign step has ``‖ΔW‖_F = η√(entries)``, unequal stable ranks move the ratio off the prediction;
+    ``adjusted`` is the prediction times ``√(srank(ΔW_Q) / srank(ΔW_K))`` (meaningful after step 1).
     """
     from .train import RunConfig, build, optimizer_step
 
@@ -295,7 +359,9 @@ def training_update_ratios(
                 records.append({
                     "parameterization": parameterization, "r": r, "seed": seed, "step": step,
                     "block": i, "kind": kind, "ratio": relative[kind] / relative["query"],
-                    "predicted": predicted, "stable_rank": srank[kind],
+                    "predicted": predicted,
+                    "adjusted": predicted * math.sqrt(srank["query"] / srank[kind]),
+                    "stable_rank": srank[kind],
                     "stable_rank_query": srank["query"], "loss": loss.item(),
                 })
     return records
@@ -484,7 +550,7 @@ def kv_view(n: int, kv_heads: int, n_head: int = 16, seed: int = 0, dpi: int = 8
     cells = [
         ("‖K⊕‖₂ (prediction 1+√r)", f"{spectral_norm(k_rep):.2f}", f"{1 + math.sqrt(r):.2f}"),
         ("‖dense‖₂ (prediction 2)", f"{spectral_norm(dense):.2f}", "2.00"),
-        ("corrected ‖K⊕‖₂ / c(r)", f"{corrected_spectral_norm(k_rep, rank=n // r):.2f}", "2.00"),
+        ("corrected ‖K⊕‖₂ / c(r)", f"{corrected_spectral_norm(w_k, r):.2f}", "2.00"),
         ("typical gain K⊕ vs dense", f"{typical_gain(k_rep):.2f} vs {typical_gain(dense):.2f}", "1.00"),
         ("relative update K⊕ / W_Q, μP", f"{mup['ratio']:.2f}", f"{mup['predicted']:.2f}"),
         ("relative update K⊕ / W_Q, GQA-μP", f"{gqa['ratio']:.2f}", f"{gqa['predicted']:.2f}"),

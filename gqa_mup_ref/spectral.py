@@ -1,13 +1,13 @@
-"""Spectral norms, and the corrected norm for matrices that are not full rank.
+"""Spectral norms, and the corrected norm of the repeated key/value operator.
 
 A layer ``W`` of shape ``(n_out, n_in)`` learns features when both ``W`` and its update ``ΔW``
 have spectral norm ``Θ(√(n_out / n_in))`` (Yang, Simon & Bernstein 2023). This module holds the
 norms that statement is made in, the random-matrix prediction they are compared with, and the
-key/value repetition of grouped-query attention that makes a matrix rank-deficient.
+key/value repetition of grouped-query attention, with the norm corrected for that structure.
 
 Every function takes plain ``torch`` tensors of shape ``(n_out, n_in)``, as ``nn.Linear.weight``.
 ``torch`` is imported inside the functions that compute, so that the rules (which use
-:func:`rank_correction`) and the command line load without it.
+:func:`kv_repetition_factor`) and the command line load without it.
 """
 
 from __future__ import annotations
@@ -85,19 +85,19 @@ def repeat_kv_rows(kv_weight: torch.Tensor, r: int, head_dim: int) -> torch.Tens
     return heads.repeat_interleave(r, dim=0).reshape(r * rows, n_in)
 
 
-def rank_correction(rho):
-    """How much rank deficiency inflates a random matrix's spectral norm: ``c(ρ) = (1 + √ρ) / 2``.
+def rank_correction(r):
+    """The key/value norm excess when ``H·d = n``: ``c(r) = (1 + √r) / 2``.
 
-    Repeat each row of a ``(n/ρ) × n`` Gaussian matrix ``ρ`` times: the result is ``n × n`` of rank
-    ``n/ρ`` and its norm is ``√ρ · σ(√(n/ρ) + √n) = σ√n (1 + √ρ)``, against ``2σ√n`` for a dense
-    ``n × n`` matrix of the same entries. ``c(1) = 1``. Accepts numbers or ``sympy`` symbols, so
-    :mod:`gqa_mup_ref.parameterization` builds its key/value rule from this one definition.
+    Repeat each head block of a ``(n/r) × n`` Gaussian matrix ``r`` times: the result ``K⊕`` is
+    ``n × n`` and its norm is ``√r · σ(√(n/r) + √n) = σ√n (1 + √r)``, against ``2σ√n`` for a dense
+    ``n × n`` matrix of the same entries. ``c(1) = 1``. It is :func:`kv_repetition_factor` at
+    ``ρ = n_q / n = 1``. Accepts numbers or ``sympy`` symbols.
     """
-    if isinstance(rho, sympy.Basic):
-        return (1 + sympy.sqrt(rho)) / 2
-    if rho < 1:
-        raise ValueError(f"rank deficiency rho={rho} must be >= 1 (rho = min(n_out, n_in) / rank)")
-    return (1 + math.sqrt(rho)) / 2
+    if isinstance(r, sympy.Basic):
+        return kv_repetition_factor(r, 1)
+    if r < 1:
+        raise ValueError(f"r={r} must be >= 1 (r = n_head / n_kv_head)")
+    return kv_repetition_factor(r, 1)
 
 
 def kv_repetition_factor(r, query_ratio=1):
@@ -121,24 +121,26 @@ def kv_repetition_factor(r, query_ratio=1):
     return (math.sqrt(query_ratio) + math.sqrt(r)) / (math.sqrt(query_ratio) + 1)
 
 
-def corrected_spectral_norm(matrix: torch.Tensor, rank: int | None = None) -> float:
-    """Spectral norm corrected for rank deficiency: ``‖A‖₂ / c(ρ)`` with ``ρ = min(n_out, n_in) / rank``.
+def corrected_spectral_norm(kv_matrix: torch.Tensor, r: int) -> float:
+    """Corrected norm of the operator attention applies: ``‖P A‖₂ / c(r, ρ)`` for a stored ``A``.
 
-    For full-rank matrices it is the spectral norm. For a random matrix of rank ``k`` built by
-    repeating rows (the GQA key/value operator), it restores the dense law ``σ(√n_out + √n_in)``.
-    ``rank`` defaults to the numerical rank; pass it when it is known (``n / r`` for ``K⊕``).
+    ``A`` is a key/value weight ``W_K`` *or its update* ``ΔW_K``, shape ``(n_q / r, n)``, as stored;
+    ``P`` repeats each head block ``r`` times (:func:`repeat_kv_rows`), so ``P A`` is the
+    ``n_q × n`` operator attention applies, and ``‖P A‖₂ = √r ‖A‖₂`` exactly (``Pᵀ P = r I``,
+    whatever the head dimension). The correction is the structure's, not the matrix's:
+
+        ‖A‖_{2,c} = √r ‖A‖₂ / c(r, ρ),   c(r, ρ) = (√ρ + √r) / (√ρ + 1),   ρ = n_q / n,
+
+    (:func:`kv_repetition_factor`), the same ``c`` for a weight and for its update, whatever their
+    rank. With ``r = 1`` it is the spectral norm, for every matrix (a rank-one update of a dense
+    layer included). For Gaussian ``A`` it restores the dense law ``σ(√n_q + √n)``.
     """
-    import torch
-
-    _check_matrix(matrix)
-    if rank is None:
-        rank = int(torch.linalg.matrix_rank(matrix.detach().double()))
-    if not 1 <= rank <= min(matrix.shape):
-        raise ValueError(
-            f"rank={rank} is impossible for a {tuple(matrix.shape)} matrix; pass a rank between 1 "
-            f"and {min(matrix.shape)} (the corrected norm of a zero matrix is undefined)"
-        )
-    return spectral_norm(matrix) / rank_correction(min(matrix.shape) / rank)
+    _check_matrix(kv_matrix)
+    if not isinstance(r, int) or isinstance(r, bool) or r < 1:
+        raise ValueError(f"r={r!r} must be a positive integer (r = n_head / n_kv_head; 1 for a dense layer)")
+    rows, n_in = kv_matrix.shape
+    query_ratio = r * rows / n_in  # ρ = n_q / n of the repeated operator
+    return math.sqrt(r) * spectral_norm(kv_matrix) / kv_repetition_factor(r, query_ratio)
 
 
 def typical_gain(matrix: torch.Tensor, n_samples: int = 256, seed: int = 0) -> float:

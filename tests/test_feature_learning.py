@@ -120,6 +120,15 @@ def test_single_example_update_is_rank_one():
     assert s[0].item() == pytest.approx(step.lr * math.sqrt(nonzero_rows * nonzero_cols), rel=1e-4)
 
 
+def test_batch_one_constant_is_the_square_root_of_the_moved_fraction():
+    rec = next(r for r in fl.width_sweep([128], ["mup"], batch=1) if r["layer"] == "hidden")
+    step = rec["step"]
+    moved = float((step.update.abs() > 0).double().mean())  # counted independently of the record
+    assert rec["update_nonzero_fraction"] == pytest.approx(moved)
+    assert 0.05 < moved < 0.95
+    assert rec["update_ratio"] == pytest.approx(math.sqrt(moved), rel=1e-3)
+
+
 def test_sp_and_mup_coincide_at_the_base_width():
     records = fl.width_sweep([64], ["sp", "mup"])
     sp = {r["layer"]: r for r in records if r["parameterization"] == "sp"}

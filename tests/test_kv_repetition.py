@@ -49,10 +49,10 @@ def test_norm_survey_rejects_r_that_does_not_divide_the_heads():
         kv.norm_survey(100, 16, [1])
 
 
-def test_corrected_norm_survey_finds_the_rank_and_flattens_the_law():
+def test_corrected_norm_survey_flattens_the_law():
     records = kv.corrected_norm_survey([256], [1, 4, 16], n_head=16)
     for rec in records:
-        assert rec["numerical_rank"] == 256 // rec["r"]
+        assert rec["corrected"] == pytest.approx(rec["plain"] * 2 / (1 + math.sqrt(rec["r"])))
         assert rec["corrected"] == pytest.approx(1, abs=0.06)
     assert records[-1]["plain"] > 2.2  # (1 + √16)/2 = 2.5 without the correction
 
@@ -123,3 +123,30 @@ def test_kv_view_builds_a_widget():
     view = kv.kv_view(128, 4, n_head=16)
     assert len(view.children) == 2
     assert "GQA-μP" in view.children[1].value
+
+
+def test_training_update_ratios_adjusted_prediction_uses_the_stable_ranks():
+    recs = kv.training_update_ratios("mup", 2, checkpoints=(1,), width=64, n_head=4, batch_size=4, context_length=16)
+    for rec in recs:
+        expected = (2 / (1 + math.sqrt(2))) * math.sqrt(rec["stable_rank_query"] / rec["stable_rank"])
+        assert rec["adjusted"] == pytest.approx(expected)
+
+
+def test_head_dim_survey_against_the_general_formula():
+    records = kv.head_dim_survey(512, 8, [32, 128], [1, 4])
+    assert [(rec["n_q"], rec["r"]) for rec in records] == [(256, 1), (256, 4), (1024, 1), (1024, 4)]
+    for rec in records:
+        hand = (math.sqrt(rec["n_q"]) + math.sqrt(rec["r"] * 512)) / (math.sqrt(rec["n_q"]) + math.sqrt(512))
+        assert rec["predicted"] == pytest.approx(hand)
+        assert rec["ratio"] == pytest.approx(hand, rel=0.06)
+
+
+def test_semi_orthogonal_init_gives_sqrt_r_exactly():
+    m = kv.semi_orthogonal(32, 128, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(m @ m.T, torch.eye(32, dtype=torch.float64))
+    tall = kv.semi_orthogonal(128, 32, torch.Generator().manual_seed(0))
+    assert torch.linalg.svdvals(tall) == pytest.approx(torch.full((32,), 2.0, dtype=torch.float64))
+    for r in (1, 4, 16):
+        rec = kv.orthogonal_norm_ratio(256, 16, r)
+        assert rec["ratio"] == pytest.approx(math.sqrt(r), rel=1e-9)
+        assert rec["gain_ratio"] == pytest.approx(1, abs=0.06)

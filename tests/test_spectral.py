@@ -96,23 +96,40 @@ def test_rank_correction_hand_values_numbers_and_symbols():
     assert spectral.rank_correction(1) == 1.0
     assert spectral.rank_correction(4) == pytest.approx(1.5)
     assert spectral.rank_correction(9) == pytest.approx(2.0)
-    rho = sympy.Symbol("rho", positive=True)
-    assert sympy.simplify(spectral.rank_correction(rho) - (1 + sympy.sqrt(rho)) / 2) == 0
-    with pytest.raises(ValueError, match="rho=0.5"):
+    r = sympy.Symbol("r", positive=True)
+    assert sympy.simplify(spectral.rank_correction(r) - (1 + sympy.sqrt(r)) / 2) == 0
+    with pytest.raises(ValueError, match="r=0.5"):
         spectral.rank_correction(0.5)
 
 
-def test_corrected_norm_of_full_rank_is_spectral_norm():
+def test_corrected_norm_with_r_1_is_the_spectral_norm_even_for_a_rank_one_update():
+    # The old rank-based definition divided a rank-one 256 × 256 update by c(256) = 8.5.
+    update = torch.outer(torch.randn(256, dtype=torch.float64), torch.randn(256, dtype=torch.float64))
+    top = float(torch.linalg.svdvals(update)[0])
+    assert spectral.corrected_spectral_norm(update, 1) == pytest.approx(top)
     a = torch.randn(9, 7, dtype=torch.float64)
-    assert spectral.corrected_spectral_norm(a) == pytest.approx(float(torch.linalg.svdvals(a)[0]))
+    assert spectral.corrected_spectral_norm(a, 1) == pytest.approx(float(torch.linalg.svdvals(a)[0]))
 
 
-def test_corrected_norm_divides_by_c_of_rho_with_given_or_numerical_rank():
-    w = torch.randn(16, 64, dtype=torch.float64)
-    rep = spectral.repeat_kv_rows(w, 4, head_dim=4)  # 64 × 64 of rank 16: ρ = 4, c = 1.5
+def test_corrected_norm_is_the_repeated_operators_norm_over_the_structures_constant():
+    n, r, d = 64, 4, 4
+    w = torch.randn(n // r, n, dtype=torch.float64)
+    rep = spectral.repeat_kv_rows(w, r, head_dim=d)  # the operator, 64 × 64; ρ = 1, c = 1.5
     top = float(torch.linalg.svdvals(rep)[0])
-    assert spectral.corrected_spectral_norm(rep, rank=16) == pytest.approx(top / 1.5)
-    assert spectral.corrected_spectral_norm(rep) == pytest.approx(top / 1.5)
+    assert spectral.corrected_spectral_norm(w, r) == pytest.approx(top / 1.5)
+    # The same constant for the update, whatever its rank.
+    dw = torch.outer(torch.randn(n // r, dtype=torch.float64), torch.randn(n, dtype=torch.float64))
+    top_update = float(torch.linalg.svdvals(spectral.repeat_kv_rows(dw, r, head_dim=d))[0])
+    assert spectral.corrected_spectral_norm(dw, r) == pytest.approx(top_update / 1.5)
+
+
+def test_corrected_norm_uses_the_general_factor_when_head_dim_is_set_on_its_own():
+    # n = 64, H = 8 heads of d = 16: n_q = 128, ρ = 2; r = 4 gives 32 stored rows.
+    n, r, d = 64, 4, 16
+    w = torch.randn(128 // r, n, dtype=torch.float64)
+    top = float(torch.linalg.svdvals(spectral.repeat_kv_rows(w, r, head_dim=d))[0])
+    c = (math.sqrt(128) + math.sqrt(r * n)) / (math.sqrt(128) + math.sqrt(n))  # hand formula
+    assert spectral.corrected_spectral_norm(w, r) == pytest.approx(top / c)
 
 
 def test_corrected_norm_restores_the_dense_law_for_repeated_gaussians():
@@ -120,14 +137,16 @@ def test_corrected_norm_restores_the_dense_law_for_repeated_gaussians():
     w = torch.randn(n // r, n, dtype=torch.float64) / math.sqrt(n)
     rep = spectral.repeat_kv_rows(w, r, head_dim=8)
     assert spectral.spectral_norm(rep) == pytest.approx(1 + math.sqrt(r), rel=0.04)
-    assert spectral.corrected_spectral_norm(rep, rank=n // r) == pytest.approx(2.0, rel=0.04)
+    assert spectral.corrected_spectral_norm(w, r) == pytest.approx(2.0, rel=0.04)
 
 
 def test_corrected_norm_errors():
-    with pytest.raises(ValueError, match="zero matrix"):
-        spectral.corrected_spectral_norm(torch.zeros(3, 3))
-    with pytest.raises(ValueError, match=r"rank=5 is impossible for a \(3, 3\) matrix; pass a rank between 1 and 3"):
-        spectral.corrected_spectral_norm(torch.eye(3), rank=5)
+    with pytest.raises(ValueError, match="r=0 must be a positive integer"):
+        spectral.corrected_spectral_norm(torch.eye(3), 0)
+    with pytest.raises(ValueError, match="r=2.0 must be a positive integer"):
+        spectral.corrected_spectral_norm(torch.eye(3), 2.0)
+    with pytest.raises(ValueError, match="2-D tensor"):
+        spectral.corrected_spectral_norm(torch.ones(3), 1)
 
 
 def test_typical_gain_is_frobenius_over_sqrt_n_in():
