@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from .config import RunConfig
 from .sweep import expand_grid
@@ -39,6 +39,7 @@ from .sweep import expand_grid
 __all__ = [
     "DEPTH_LR_RESULTS",
     "WEIGHT_DECAY_RESULTS",
+    "results_path",
     "coherence",
     "depth_probe",
     "gradient_rms_by_role",
@@ -46,15 +47,29 @@ __all__ = [
     "equilibrium_rms",
     "depth_lr_sweep",
     "weight_decay_sweep",
+    "depth_coord_check",
+    "plot_depth_coord_check",
+    "plot_branch_sums",
+    "plot_decay_trajectories",
+    "plot_weight_decay_grid",
+    "depth_view",
 ]
 
 DEPTH_LR_RESULTS = "results/ch03_depth_lr"
 WEIGHT_DECAY_RESULTS = "results/ch03_weight_decay"
+"""Where the two sweeps are stored, relative to the repository root (see :func:`results_path`)."""
+
+
+def results_path(name: str):
+    """``name`` (e.g. :data:`DEPTH_LR_RESULTS`) under the repository root that holds this package."""
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[1] / name
 
 
 def depth_lr_sweep() -> list[RunConfig]:
     """LR transfer across depth: ``mup`` at width 64, ``L ∈ {2, 4, 8}`` on a proxy of depth 2,
-    ``α ∈ {0, 1}``, ``log₂ η ∈ {−10, …, −4}``, seeds 0–2, 150 steps (126 runs).
+    ``α ∈ {0, 1}``, ``log₂ η ∈ {−9, …, −4}``, seeds 0–2, 150 steps (108 runs).
 
     With ``base_depth = 2`` both values of ``α`` give the same model at ``L = 2``; hidden learning
     rates are the same for both at every depth (``m_L^(α−1) = 1`` at ``α = 1``), so the runs differ
@@ -62,7 +77,7 @@ def depth_lr_sweep() -> list[RunConfig]:
     """
     fixed = dict(parameterization="mup", width=64, base_width=64, base_depth=2, n_head=4,
                  n_kv_head=4, steps=150, batch_size=16, context_length=64)
-    grid = dict(alpha=[0.0, 1.0], depth=[2, 4, 8], seed=[0, 1, 2], log2_lr=[-10, -9, -8, -7, -6, -5, -4])
+    grid = dict(alpha=[0.0, 1.0], depth=[2, 4, 8], seed=[0, 1, 2], log2_lr=[-9, -8, -7, -6, -5, -4])
     return expand_grid(fixed, grid)
 
 
@@ -193,6 +208,65 @@ def gradient_rms_by_role(config: RunConfig, batch_seed: int = 1234) -> dict[str,
     return {role: math.sqrt(sum(v[0::2]) / sum(v[1::2])) for role, v in squares.items()}
 
 
+def depth_coord_check(base: RunConfig, depths: Sequence[int], alphas: Sequence[float],
+                      steps: int = 3) -> list[dict]:
+    """:func:`gqa_mup_ref.coordcheck.coord_check` over ``depths`` for each ``alpha``, summarised
+    per model (layers of one kind pooled by RMS over blocks), one row per (α, L):
+
+    ``stream_rms`` (RMS entry of the last block's output at init), ``stream_update_rms`` (its change
+    after ``steps`` steps), ``branch_update_rms`` (change of the MLP output ``F``, before ``ρ``) and
+    ``rel_update`` (``‖ΔW‖₂/‖W₀‖₂`` of the hidden matrices, query/attn_out/mlp_in/mlp_out).
+    """
+    from .coordcheck import coord_check
+
+    out = []
+    for alpha in alphas:
+        rows = coord_check(dataclasses.replace(base, alpha=alpha), "depth", list(depths), steps)
+        for depth in depths:
+            def pooled(quantity: str, roles, step: int, layer: str | None = None) -> float:
+                vals = [r["value"] for r in rows if r["x"] == depth and r["quantity"] == quantity
+                        and r["step"] == step and r["role"] in roles
+                        and (layer is None or r["layer"] == layer)]
+                return math.sqrt(sum(v * v for v in vals) / len(vals))
+
+            last = f"blocks.{depth - 1}"
+            out.append({
+                "alpha": alpha, "depth": depth, "steps": steps,
+                "stream_rms": pooled("act_rms", ("block",), 0, last),
+                "stream_update_rms": pooled("dact_rms", ("block",), steps, last),
+                "branch_update_rms": pooled("dact_rms", ("mlp_out",), steps),
+                "rel_update": pooled("rel_update", ("query", "attn_out", "mlp_in", "mlp_out"), steps),
+            })
+    return out
+
+
+def plot_depth_coord_check(summary: Sequence[dict]):
+    """The depth coordinate check: the four quantities of :func:`depth_coord_check` against L."""
+    import matplotlib.pyplot as plt
+
+    from .plots import book_style
+
+    colors = _alpha_colors(r["alpha"] for r in summary)
+    names = [("stream_rms", "stream x_L at init"), ("stream_update_rms", "change of x_L"),
+             ("branch_update_rms", "change of a branch F_l (before ρ)"),
+             ("rel_update", "‖ΔW‖₂/‖W₀‖₂, hidden")]
+    depths = sorted({r["depth"] for r in summary})
+    with plt.rc_context(book_style()):
+        fig, axes = plt.subplots(1, 4, figsize=(11, 3.0), layout="constrained")
+        for ax, (key, title) in zip(axes, names):
+            for alpha, color in colors.items():
+                group = sorted((r for r in summary if r["alpha"] == alpha), key=lambda r: r["depth"])
+                ax.plot([r["depth"] for r in group], [r[key] for r in group], "o-", color=color,
+                        label=f"α = {alpha:g}")
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+            ax.set_xticks(depths, [str(L) for L in depths])
+            ax.set_xlabel("depth L")
+            ax.set_title(title, fontsize=9)
+        axes[0].legend(fontsize=8)
+    return fig
+
+
 # ----------------------------------------------------------------------------- weight decay
 
 
@@ -245,3 +319,154 @@ def decay_trajectory(config: RunConfig, role: str = "mlp_in", every: int = 10) -
             rows.append({"step": step + 1, "w_rms": w_rms(), "u_rms": u_rms, "lr": eta,
                          "weight_decay": lam, "decay_steps": elapsed, "loss": float(loss)})
     return rows
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def _alpha_colors(alphas) -> dict:
+    from .plots import PALETTE
+
+    return {a: PALETTE[i % len(PALETTE)] for i, a in enumerate(sorted(set(alphas)))}
+
+
+def plot_branch_sums(probes: Sequence[dict]):
+    """Left: RMS of the sum of the initial branch contributions; middle: of the sum of their
+    one-step changes; right: coherence of each sum over its maximum ``√(2L)``. One line per α."""
+    import matplotlib.pyplot as plt
+
+    from .plots import book_style
+
+    colors = _alpha_colors(p["alpha"] for p in probes)
+    with plt.rc_context(book_style()):
+        fig, axes = plt.subplots(1, 3, figsize=(10, 3.3), layout="constrained")
+        for alpha, color in colors.items():
+            group = sorted((p for p in probes if p["alpha"] == alpha), key=lambda p: p["depth"])
+            depths = [p["depth"] for p in group]
+            label = f"α = {alpha:g}"
+            axes[0].plot(depths, [p["init_sum_rms"] for p in group], "o-", color=color, label=label)
+            axes[1].plot(depths, [p["update_sum_rms"] for p in group], "o-", color=color, label=label)
+            axes[2].plot(depths, [p["init_coherence"] / math.sqrt(2 * p["depth"]) for p in group],
+                         "o--", color=color, mfc="white")
+            axes[2].plot(depths, [p["update_coherence"] / math.sqrt(2 * p["depth"]) for p in group],
+                         "o-", color=color)
+        depths = sorted({p["depth"] for p in probes})
+        axes[2].plot(depths, [1 / math.sqrt(2 * L) for L in depths], ":", color="grey",
+                     label="orthogonal (1/√(2L))")
+        titles = ["init: RMS of Σ ρ·F_l", "one step: RMS of Σ ρ·δF_l",
+                  "coherence / √(2L): updates (—), init (- -)"]
+        for ax, title in zip(axes, titles):
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+            ax.set_xticks(depths, [str(L) for L in depths])
+            ax.set_xlabel("depth L")
+            ax.set_title(title, fontsize=9)
+        axes[0].legend(fontsize=8)
+        axes[2].legend(fontsize=8)
+    return fig
+
+
+def plot_decay_trajectories(trajectories: dict):
+    """Weight RMS (relative to init) against the number of decay timescales ``Σ η_t·λ``, with the
+    equilibrium ``rms(u)·√(η/2λ)`` dashed; ``trajectories`` maps a label to rows of
+    :func:`decay_trajectory`."""
+    import matplotlib.pyplot as plt
+
+    from .plots import PALETTE, book_style
+
+    with plt.rc_context(book_style()):
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.3), layout="constrained")
+        for (label, rows), color in zip(trajectories.items(), PALETTE):
+            w0 = rows[0]["w_rms"]
+            axes[0].plot([r["decay_steps"] for r in rows], [r["w_rms"] for r in rows], "-",
+                         color=color, label=label)
+            axes[0].plot([r["decay_steps"] for r in rows],
+                         [equilibrium_rms(r["lr"], r["weight_decay"], r["u_rms"]) for r in rows],
+                         "--", color=color, lw=1)
+            axes[1].plot([r["step"] for r in rows], [r["w_rms"] / w0 for r in rows], "-",
+                         color=color, label=label)
+        axes[0].set_xlabel("decay timescales elapsed, Σ η_t·λ")
+        axes[0].set_ylabel("RMS entry of W_in (MLP)")
+        axes[0].set_yscale("log")
+        axes[0].set_title("solid: measured; dashed: √(η/2λ)·rms(u)", fontsize=9)
+        axes[1].set_xlabel("step")
+        axes[1].set_ylabel("RMS / RMS after step 1")
+        axes[1].legend(fontsize=8)
+    return fig
+
+
+def plot_weight_decay_grid(rows: Sequence[Mapping], settings: Sequence[tuple[str, int]]):
+    """Validation loss (mean over seeds) over the (log₂ η, log₂ λ) grid, one heat map per
+    ``(parameterization, width)`` in ``settings``; the best cell of each is framed."""
+    import matplotlib.pyplot as plt
+
+    from .plots import book_style
+
+    lrs = sorted({r["log2_lr"] for r in rows})
+    wds = sorted({math.log2(r["weight_decay"]) for r in rows})
+    grids = []
+    for param, width in settings:
+        grid = [[float("nan")] * len(lrs) for _ in wds]
+        for i, wd in enumerate(wds):
+            for j, lr in enumerate(lrs):
+                vals = [r["val_loss"] for r in rows if r["parameterization"] == param
+                        and r["width"] == width and r["log2_lr"] == lr
+                        and math.log2(r["weight_decay"]) == wd and math.isfinite(r["val_loss"])]
+                if vals:
+                    grid[i][j] = sum(vals) / len(vals)
+        grids.append(grid)
+    finite = [v for g in grids for row in g for v in row if math.isfinite(v)]
+    with plt.rc_context(book_style() | {"axes.grid": False}):
+        fig, axes = plt.subplots(1, len(settings), figsize=(3.2 * len(settings) + 0.8, 3.2),
+                                 layout="constrained", squeeze=False)
+        for ax, (param, width), grid in zip(axes[0], settings, grids):
+            image = ax.imshow(grid, origin="lower", cmap="viridis_r", vmin=min(finite),
+                              vmax=max(finite), aspect="auto")
+            best = min(((v, i, j) for i, row in enumerate(grid) for j, v in enumerate(row)
+                        if math.isfinite(v)))
+            _, bi, bj = best
+            ax.add_patch(plt.Rectangle((bj - 0.5, bi - 0.5), 1, 1, fill=False, ec="red", lw=2))
+            for i, row in enumerate(grid):
+                for j, v in enumerate(row):
+                    ax.text(j, i, f"{v:.3f}", ha="center", va="center", fontsize=7,
+                            color="white" if v > (min(finite) + max(finite)) / 2 else "black")
+            ax.set_xticks(range(len(lrs)), [f"{v:g}" for v in lrs])
+            ax.set_yticks(range(len(wds)), [f"{v:g}" for v in wds])
+            ax.set_xlabel("log₂ η (base LR)")
+            ax.set_ylabel("log₂ λ (base decay)")
+            ax.set_title(f"{param}, width {width}", fontsize=9)
+        fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="val loss")
+    return fig
+
+
+def depth_view(probe: dict):
+    """One widget view of a :func:`depth_probe`: per-block residual-stream RMS and branch sizes
+    (left) and per-block relative update of the MLP input matrix (right), as a PNG widget."""
+    import matplotlib.pyplot as plt
+
+    from .plots import PALETTE, book_style
+    from .widgets import figure_widget
+
+    blocks = probe["blocks"]
+    index = [b["block"] + 1 for b in blocks]
+    with plt.rc_context(book_style()):
+        fig, axes = plt.subplots(1, 2, figsize=(8, 2.9), layout="constrained")
+        axes[0].plot(index, [b["stream_rms"] for b in blocks], "o-", color=PALETTE[0],
+                     label="stream x_l at init")
+        axes[0].plot(index, [b["branch_rms"] for b in blocks], "s-", color=PALETTE[1],
+                     label="branch ρ·F_l at init")
+        axes[0].plot(index, [b["dbranch_rms"] for b in blocks], "^-", color=PALETTE[2],
+                     label="its one-step change")
+        axes[0].set_yscale("log")
+        axes[0].set_ylim(1e-3, 2.0)
+        axes[0].set_xlabel("block l")
+        axes[0].set_ylabel("RMS entry")
+        axes[0].legend(fontsize=7, loc="upper left")
+        axes[1].bar(index, [b["rel_update"] for b in blocks], color=PALETTE[3])
+        axes[1].set_ylim(0, 4)
+        axes[1].set_xlabel("block l")
+        axes[1].set_ylabel("‖ΔW_in‖₂ / ‖W_in‖₂")
+        fig.suptitle(f"L = {probe['depth']}, α = {probe['alpha']:g}, ρ = "
+                     f"{probe['residual_multiplier']:.3g}: Σ init {probe['init_sum_rms']:.3f}, "
+                     f"Σ update {probe['update_sum_rms']:.3f}", fontsize=9)
+    return figure_widget(fig)

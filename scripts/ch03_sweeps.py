@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-
 from gqa_mup_ref import completep
 from gqa_mup_ref.sweep import parse_shard, run_sweep
 
@@ -30,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configs_fn, results = SWEEPS[args.sweep]
     configs = configs_fn()
-    results = Path(__file__).resolve().parents[1] / results
+    results = completep.results_path(results)
     if args.dry_run:
         print(f"{len(configs)} runs -> {results}")
         return 0
