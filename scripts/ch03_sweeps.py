@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("sweep", choices=list(SWEEPS))
     parser.add_argument("--shard", help="run only shard i of N, e.g. 1/2")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     parser.add_argument("--dry-run", action="store_true", help="print the number of runs and stop")
     args = parser.parse_args(argv)
     configs_fn, results = SWEEPS[args.sweep]
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(configs)} runs -> {results}")
         return 0
     shard = parse_shard(args.shard) if args.shard else None
-    report = run_sweep(configs, results, workers=args.workers, device="cpu", shard=shard, quiet=True)
+    report = run_sweep(configs, results, workers=args.workers, device=args.device, shard=shard, quiet=True)
     print(report.summary())
     for config, error in report.failed:
         print("failed:", config, error)
