@@ -211,10 +211,10 @@ def gradient_rms_by_role(config: RunConfig, batch_seed: int = 1234) -> dict[str,
 def depth_coord_check(base: RunConfig, depths: Sequence[int], alphas: Sequence[float],
                       steps: int = 3) -> list[dict]:
     """:func:`gqa_mup_ref.coordcheck.coord_check` over ``depths`` for each ``alpha``, summarised
-    per model (layers of one kind pooled by RMS over blocks), one row per (α, L):
+    per model (layers of one kind pooled by RMS over blocks), one row per (α, L, step), steps 1…``steps``:
 
     ``stream_rms`` (RMS entry of the last block's output at init), ``stream_update_rms`` (its change
-    after ``steps`` steps), ``branch_update_rms`` (change of the MLP output ``F``, before ``ρ``) and
+    after ``step`` steps), ``branch_update_rms`` (change of the MLP output ``F``, before ``ρ``) and
     ``rel_update`` (``‖ΔW‖₂/‖W₀‖₂`` of the hidden matrices, query/attn_out/mlp_in/mlp_out).
     """
     from .coordcheck import coord_check
@@ -222,7 +222,7 @@ def depth_coord_check(base: RunConfig, depths: Sequence[int], alphas: Sequence[f
     out = []
     for alpha in alphas:
         rows = coord_check(dataclasses.replace(base, alpha=alpha), "depth", list(depths), steps)
-        for depth in depths:
+        for depth, step in ((d, s) for d in depths for s in range(1, steps + 1)):
             def pooled(quantity: str, roles, step: int, layer: str | None = None) -> float:
                 vals = [r["value"] for r in rows if r["x"] == depth and r["quantity"] == quantity
                         and r["step"] == step and r["role"] in roles
@@ -231,17 +231,18 @@ def depth_coord_check(base: RunConfig, depths: Sequence[int], alphas: Sequence[f
 
             last = f"blocks.{depth - 1}"
             out.append({
-                "alpha": alpha, "depth": depth, "steps": steps,
+                "alpha": alpha, "depth": depth, "step": step,
                 "stream_rms": pooled("act_rms", ("block",), 0, last),
-                "stream_update_rms": pooled("dact_rms", ("block",), steps, last),
-                "branch_update_rms": pooled("dact_rms", ("mlp_out",), steps),
-                "rel_update": pooled("rel_update", ("query", "attn_out", "mlp_in", "mlp_out"), steps),
+                "stream_update_rms": pooled("dact_rms", ("block",), step, last),
+                "branch_update_rms": pooled("dact_rms", ("mlp_out",), step),
+                "rel_update": pooled("rel_update", ("query", "attn_out", "mlp_in", "mlp_out"), step),
             })
     return out
 
 
-def plot_depth_coord_check(summary: Sequence[dict]):
-    """The depth coordinate check: the four quantities of :func:`depth_coord_check` against L."""
+def plot_depth_coord_check(summary: Sequence[dict], steps: Sequence[int] = (1,)):
+    """The depth coordinate check: the four quantities of :func:`depth_coord_check` against L,
+    solid after the first of ``steps``, dashed after the others."""
     import matplotlib.pyplot as plt
 
     from .plots import book_style
@@ -255,9 +256,12 @@ def plot_depth_coord_check(summary: Sequence[dict]):
         fig, axes = plt.subplots(1, 4, figsize=(11, 3.0), layout="constrained")
         for ax, (key, title) in zip(axes, names):
             for alpha, color in colors.items():
-                group = sorted((r for r in summary if r["alpha"] == alpha), key=lambda r: r["depth"])
-                ax.plot([r["depth"] for r in group], [r[key] for r in group], "o-", color=color,
-                        label=f"α = {alpha:g}")
+                for k, step in enumerate(steps):
+                    group = sorted((r for r in summary if r["alpha"] == alpha and r["step"] == step),
+                                   key=lambda r: r["depth"])
+                    ax.plot([r["depth"] for r in group], [r[key] for r in group],
+                            "o-" if k == 0 else "o--", color=color, mfc=color if k == 0 else "white",
+                            label=f"α = {alpha:g}, step {step}")
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
             ax.set_xticks(depths, [str(L) for L in depths])
@@ -299,7 +303,7 @@ def decay_trajectory(config: RunConfig, role: str = "mlp_in", every: int = 10) -
     batches = torch.Generator().manual_seed(config.seed)
 
     def w_rms() -> float:
-        return math.sqrt(sum(float(p.double().square().sum()) for p in params)
+        return math.sqrt(sum(float(p.detach().double().square().sum()) for p in params)
                          / sum(p.numel() for p in params))
 
     rows, elapsed = [], 0.0
