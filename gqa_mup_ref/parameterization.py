@@ -10,8 +10,8 @@ four ``sympy`` expressions in the shape symbols
     ρ    = n_q / width = n_head·d / width (query width over model width; 1 when d = width / n_head)
 
 namely the init std (in units of a base std σ₀), the Adam learning-rate factor (times a base LR η),
-the weight-decay factor (times a base decay λ) and a forward multiplier; plus the attention-logit
-scale and the residual-branch multiplier. The same expressions are printed in the book's tables,
+the weight-decay factor (times a base decay λ), a forward multiplier and the Adam ε factor (times a
+base ε); plus the attention-logit scale and the residual-branch multiplier. The same expressions are printed in the book's tables,
 evaluated for the model and the optimizer, and shown by ``python -m gqa_mup_ref rules``.
 
 Named parameterizations (``PARAMETERIZATIONS``):
@@ -22,6 +22,9 @@ Named parameterizations (``PARAMETERIZATIONS``):
   keys and values are treated as any hidden matrix.
 * ``gqa-mup``: ``mup`` with the key/value Adam LR multiplied by ``c(r) = (1 + √r) / 2`` and their
   weight decay divided by it (GQA-μP, arXiv:2605.15290, as in the authors' released code).
+* ``mup-fixed-wd``: ``mup`` with a width-independent weight-decay coefficient for hidden and key/value
+  matrices (factor 1 instead of the LR's inverse), so AdamW's per-step shrink η·λ/m falls with width:
+  the ablation of Chapter 3's weight-decay experiment.
 
 Options: ``kv_factor`` picks another key/value factor from ``KV_FACTORS`` (ablations) and ``alpha``
 the CompleteP depth exponent (``0`` switches depth scaling off; Dey et al. study ``α ∈ [½, 1]``).
@@ -196,6 +199,7 @@ class SymbolicRule:
     lr_factor: sympy.Expr
     wd_factor: sympy.Expr
     multiplier: sympy.Expr
+    eps_factor: sympy.Expr = sympy.Integer(1)  # Adam ε = base ε × eps_factor
 
 
 @dataclass(frozen=True)
@@ -206,6 +210,7 @@ class Rule:
     lr_factor: float
     wd_factor: float
     multiplier: float
+    eps_factor: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -248,12 +253,15 @@ class Parameterization:
     ``width_scaling=False`` gives ``sp``. ``kv_factor`` names an entry of ``KV_FACTORS``.
     ``alpha`` is the CompleteP depth exponent: residual branches are multiplied by ``m_L^(−α)``
     and hidden/norm learning rates by ``m_L^(α−1)``; ``alpha=0`` turns depth scaling off.
+    ``weight_decay="independent"`` makes the hidden and key/value decay the inverse of their LR
+    factor (η·λ fixed); ``"fixed"`` keeps their decay coefficient at λ (the Chapter 3 ablation).
     """
 
     name: str
     width_scaling: bool = True
     kv_factor: str = "none"
     alpha: float = 1.0
+    weight_decay: str = "independent"
 
     def __post_init__(self) -> None:
         if self.kv_factor not in KV_FACTORS:
@@ -264,6 +272,11 @@ class Parameterization:
             raise ValueError(
                 f"alpha={self.alpha} is outside CompleteP's range; use 0 (no depth scaling) "
                 "or a value in [0.5, 1] (1 is CompleteP)"
+            )
+        if self.weight_decay not in ("independent", "fixed"):
+            raise ValueError(
+                f"weight_decay={self.weight_decay!r}; choose 'independent' (decay × 1/LR factor) "
+                "or 'fixed' (decay factor 1)"
             )
         if not self.width_scaling and (self.kv_factor != "none" or self.alpha != 0):
             raise ValueError(
@@ -287,17 +300,26 @@ class Parameterization:
         # AdamW's per-step shrink η·λ does not change with shape ("independent weight decay").
         hidden_lr = depth_lr / m
         kv_lr = KV_FACTORS[self.kv_factor][0] * hidden_lr
-        hidden = SymbolicRule(1 / sympy.sqrt(m), hidden_lr, 1 / hidden_lr, one)
-        key_value = SymbolicRule(1 / sympy.sqrt(m), kv_lr, 1 / kv_lr, one)
+
+        def decay(lr: sympy.Expr) -> sympy.Expr:
+            return 1 / lr if self.weight_decay == "independent" else one
+
+        # Adam ε must shrink like the gradient it is added to (else it swamps √v as width or depth
+        # grow). Backpropagated signals are Θ(1/m) per coordinate (the 1/m on the logits) and a
+        # residual branch multiplies its parameters' gradients by m_L^-α: ε·m⁻¹·m_L^-α inside the
+        # blocks (matrices and norm gains), ε·m⁻¹ for the embedding and unembedding outside them.
+        branch_eps = residual / m
+        hidden = SymbolicRule(1 / sympy.sqrt(m), hidden_lr, decay(hidden_lr), one, branch_eps)
+        key_value = SymbolicRule(1 / sympy.sqrt(m), kv_lr, decay(kv_lr), one, branch_eps)
         rules = {
-            "embedding": SymbolicRule(one, one, zero, one),
+            "embedding": SymbolicRule(one, one, zero, one, 1 / m),
             **{role: hidden for role in HIDDEN_ROLES},
             "key": key_value,
             "value": key_value,
             # Output layer: the 1/m multiplier on logits is μP's Θ(1/n) output scale, taken in the
             # forward pass so that init and Adam LR stay width-independent.
-            "unembedding": SymbolicRule(one, one, one, 1 / m),
-            "norm": SymbolicRule(zero, depth_lr, zero, one),
+            "unembedding": SymbolicRule(one, one, one, 1 / m, 1 / m),
+            "norm": SymbolicRule(zero, depth_lr, zero, one, branch_eps),
         }
         return {role: rules[role] for role in ROLES}, 1 / d, residual
 
@@ -317,6 +339,7 @@ class Parameterization:
                 lr_factor=number(rule.lr_factor),
                 wd_factor=number(rule.wd_factor),
                 multiplier=number(rule.multiplier),
+                eps_factor=number(rule.eps_factor),
             )
             for role, rule in symbolic.items()
         }
@@ -336,6 +359,7 @@ PARAMETERIZATIONS: dict[str, Parameterization] = {
     "sp": Parameterization("sp", width_scaling=False, alpha=0.0),
     "mup": Parameterization("mup", kv_factor="none"),
     "gqa-mup": Parameterization("gqa-mup", kv_factor="gqa"),
+    "mup-fixed-wd": Parameterization("mup-fixed-wd", kv_factor="none", weight_decay="fixed"),
 }
 
 
@@ -356,9 +380,12 @@ def get_parameterization(
     return dataclasses.replace(base, **changes) if changes else base
 
 
-def adamw_param_groups(model: torch.nn.Module, lr: float, weight_decay: float,
-                       lr_multipliers: Mapping[str, float] | None = None) -> list[dict]:
-    """AdamW parameter groups, one per role: ``lr · lr_factor`` and ``weight_decay · wd_factor``.
+def adamw_param_groups(
+    model: torch.nn.Module, lr: float, weight_decay: float, *, eps: float = 1e-8,
+    lr_multipliers: Mapping[str, float] | None = None,
+) -> list[dict]:
+    """AdamW parameter groups, one per role: ``lr · lr_factor``, ``weight_decay · wd_factor``
+    and ``eps · eps_factor``.
 
     ``model`` must offer ``rules`` (a :class:`Rules`) and ``parameters_by_role()``, as
     :class:`gqa_mup_ref.model.GQATransformer` does. PyTorch's AdamW shrinks a parameter by
@@ -378,6 +405,7 @@ def adamw_param_groups(model: torch.nn.Module, lr: float, weight_decay: float,
                 "params": params,
                 "lr": lr * rule.lr_factor * multipliers.get(role, 1.0),
                 "weight_decay": weight_decay * rule.wd_factor,
+                "eps": eps * rule.eps_factor,
                 "role": role,
             }
         )
@@ -392,20 +420,27 @@ def build_adamw(
     eps: float = 1e-8,
     lr_multipliers: Mapping[str, float] | None = None,
 ) -> torch.optim.AdamW:
-    """AdamW over :func:`adamw_param_groups` (β = (0.9, 0.95) as in the GQA-μP experiments)."""
+    """AdamW over :func:`adamw_param_groups` (β = (0.9, 0.95) as in the GQA-μP experiments).
+
+    ``eps`` is the base ε; each group gets ``eps · eps_factor`` of its role.
+    """
     import torch
 
     if not lr > 0:
         raise ValueError(f"lr={lr} must be positive")
     if weight_decay < 0:
         raise ValueError(f"weight_decay={weight_decay} must be non-negative")
-    return torch.optim.AdamW(adamw_param_groups(model, lr, weight_decay, lr_multipliers),
-                             betas=betas, eps=eps)
+    if not eps > 0:
+        raise ValueError(f"eps={eps} must be positive (1e-8 is customary)")
+    return torch.optim.AdamW(
+        adamw_param_groups(model, lr, weight_decay, eps=eps, lr_multipliers=lr_multipliers),
+        betas=betas, eps=eps,
+    )
 
 
 # ----------------------------------------------------------------------------- rendering
 
-_COLUMNS = ("init std / σ₀", "Adam LR / η", "weight decay / λ", "multiplier")
+_COLUMNS = ("init std / σ₀", "Adam LR / η", "weight decay / λ", "multiplier", "Adam ε / ε₀")
 
 
 def _latex(expr: sympy.Expr) -> str:
@@ -438,7 +473,8 @@ def rules_markdown(
         rules = param.rules(shape)
         rows = [
             _cells(role, [f"{rule.init_std / rules.base_init_std:.4g}", f"{rule.lr_factor:.4g}",
-                          f"{rule.wd_factor:.4g}", f"{rule.multiplier:.4g}"])
+                          f"{rule.wd_factor:.4g}", f"{rule.multiplier:.4g}",
+                          f"{rule.eps_factor:.4g}"])
             for role, rule in rules.groups.items()
         ]
         extra = (f"Attention logits × {rules.attention_scale:.4g}; "
@@ -457,9 +493,10 @@ def rules_text(rules: Rules) -> str:
         f"heads={s.n_head}, kv_heads={s.n_kv_head} (r={s.r}), head_dim={s.head_dim}"
         + (f" (n_q={s.query_width} != width)" if s.query_width != s.width else "")
     )
-    names = ("role", "init_std", "lr_factor", "wd_factor", "multiplier")
+    names = ("role", "init_std", "lr_factor", "wd_factor", "multiplier", "eps_factor")
     rows = [names] + [
-        (role, f"{g.init_std:.6g}", f"{g.lr_factor:.6g}", f"{g.wd_factor:.6g}", f"{g.multiplier:.6g}")
+        (role, f"{g.init_std:.6g}", f"{g.lr_factor:.6g}", f"{g.wd_factor:.6g}", f"{g.multiplier:.6g}",
+         f"{g.eps_factor:.6g}")
         for role, g in rules.groups.items()
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(names))]
@@ -467,6 +504,6 @@ def rules_text(rules: Rules) -> str:
     footer = (
         f"attention_scale = {rules.attention_scale:.6g}   "
         f"residual_multiplier = {rules.residual_multiplier:.6g}   (init_std absolute, σ₀ = "
-        f"{rules.base_init_std:g}; LR, decay are factors on the base values)"
+        f"{rules.base_init_std:g}; LR, decay, ε are factors on the base values)"
     )
     return "\n".join([header, *body, footer])

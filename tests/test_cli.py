@@ -53,7 +53,7 @@ def test_table_output(capsys):
         ({"--width": "1000"}, "width=1000 is not divisible by n_head=16"),
         ({"--depth": "0"}, "depth=0 must be a positive integer"),
         ({"--width": "-1024"}, "width=-1024 must be a positive integer"),
-        ({"--param": "ntk"}, "invalid choice: 'ntk' (choose from 'sp', 'mup', 'gqa-mup')"),
+        ({"--param": "ntk"}, "invalid choice: 'ntk' (choose from 'sp', 'mup', 'gqa-mup'"),
         ({"--heads": "many"}, "argument --heads: invalid int value: 'many'"),
     ],
 )

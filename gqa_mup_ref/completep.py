@@ -1,0 +1,476 @@
+"""CompleteP's depth and weight-decay rules, measured: the instruments of Chapter 3.
+
+Depth. A pre-norm transformer of ``L`` blocks computes ``x_L = x_0 + Σ_l ρ·F_l(x_{l−1})`` with the
+residual multiplier ``ρ = m_L^(−α)``, ``m_L = L / L_base`` (:mod:`gqa_mup_ref.parameterization`).
+At initialisation the branch outputs ``F_l`` are independent random vectors of size ``Θ(1)`` per
+coordinate, so their sum grows like a random walk,
+
+    ‖Σ_l ρ·F_l‖ ≈ ρ·√L·‖F‖           (incoherent: ∝ √L·L^(−α)),
+
+while after a step every block moves its output in a direction that lowers the same loss, so the
+changes ``δF_l`` are aligned and add like a sum of equal vectors,
+
+    ‖Σ_l ρ·δF_l‖ ≈ ρ·L·‖δF‖          (coherent: ∝ L·L^(−α)).
+
+:func:`branch_sums` measures both sums in a real model, with the *coherence* ``‖Σ v_l‖ / √(Σ ‖v_l‖²)``
+(1 for orthogonal summands, ``√L`` for parallel ones). :func:`depth_profile` records, per block,
+the size of the residual stream and of the block's contribution and its change after a few steps.
+
+Weight decay. Decoupled AdamW updates ``W ← (1 − ηλ)·W − η·u`` (``u`` the Adam direction, entries of
+size ≲ 1). Without gradients the weight forgets its initialisation after ``≈ 1/(ηλ)`` steps (the
+*timescale*, which the inverse-LR decay rule keeps fixed); if the ``u_t`` were uncorrelated, ``E W²``
+would settle where shrinking and growing balance, ``(2ηλ)·W² ≈ η²·rms(u)²``, i.e. at the
+*equilibrium* ``RMS(W) ≈ rms(u)·√(η / 2λ)``. :func:`decay_trajectory` records a hidden matrix's RMS
+during training for comparison with both.
+
+The two sweeps of the chapter are defined here (:func:`depth_lr_sweep`, :func:`weight_decay_sweep`)
+and run by ``scripts/ch03_sweeps.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+
+from .config import RunConfig
+from .sweep import expand_grid
+
+__all__ = [
+    "DEPTH_LR_RESULTS",
+    "WEIGHT_DECAY_RESULTS",
+    "results_path",
+    "coherence",
+    "depth_probe",
+    "gradient_rms_by_role",
+    "decay_trajectory",
+    "equilibrium_rms",
+    "depth_lr_sweep",
+    "weight_decay_sweep",
+    "depth_coord_check",
+    "plot_depth_coord_check",
+    "plot_branch_sums",
+    "plot_decay_trajectories",
+    "plot_weight_decay_grid",
+    "depth_view",
+]
+
+DEPTH_LR_RESULTS = "results/ch03_depth_lr"
+WEIGHT_DECAY_RESULTS = "results/ch03_weight_decay"
+"""Where the two sweeps are stored, relative to the repository root (see :func:`results_path`)."""
+
+
+def results_path(name: str):
+    """``name`` (e.g. :data:`DEPTH_LR_RESULTS`) under the repository root that holds this package."""
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[1] / name
+
+
+def depth_lr_sweep() -> list[RunConfig]:
+    """LR transfer across depth: ``mup`` at width 64, ``L ∈ {2, 4, 8}`` on a proxy of depth 2,
+    ``α ∈ {0, 1}``, ``log₂ η ∈ {−9, …, −4}``, seeds 0–2, 150 steps (108 runs).
+
+    With ``base_depth = 2`` both values of ``α`` give the same model at ``L = 2``; hidden learning
+    rates are the same for both at every depth (``m_L^(α−1) = 1`` at ``α = 1``), so the runs differ
+    only in the residual multiplier ``(2/L)^α`` (and ε).
+    """
+    fixed = dict(parameterization="mup", width=64, base_width=64, base_depth=2, n_head=4,
+                 n_kv_head=4, steps=150, batch_size=16, context_length=64)
+    grid = dict(alpha=[0.0, 1.0], depth=[2, 4, 8], seed=[0, 1, 2], log2_lr=[-9, -8, -7, -6, -5, -4])
+    return expand_grid(fixed, grid)
+
+
+def weight_decay_sweep() -> list[RunConfig]:
+    """Weight-decay transfer across width: depth 2, widths 32 (the proxy, ``m = 1``) and 128
+    (``m = 4``), ``log₂ η ∈ {−7, −6, −5}``, ``log₂ λ ∈ {−6, −4, −2, 0, 2}`` (steps of 4 = ``m``),
+    seeds 0–1, 200 steps; ``mup`` (inverse-LR decay, ``λ·m``) and ``mup-fixed-wd`` (``λ``) at width
+    128. At ``m = 1`` the two rules are the same model, so the proxy runs once, under ``mup`` (90 runs).
+    """
+    fixed = dict(base_width=32, depth=2, base_depth=2, n_head=4, n_kv_head=4, steps=200,
+                 batch_size=16, context_length=64)
+    grid = dict(seed=[0, 1], log2_lr=[-7, -6, -5], log2_weight_decay=[-6, -4, -2, 0, 2])
+    proxy = expand_grid(fixed | dict(parameterization="mup", width=32), grid)
+    target = expand_grid(fixed | dict(width=128), dict(parameterization=["mup", "mup-fixed-wd"]) | grid)
+    return proxy + target
+
+
+# ----------------------------------------------------------------------------- depth
+
+
+def coherence(summands) -> float:
+    """``‖Σ_l v_l‖ / √(Σ_l ‖v_l‖²)`` for tensors ``v_l`` of one shape: 1 when they are orthogonal
+    (a random walk, the sum grows like √L), ``√L`` when they are parallel and equal."""
+    total = sum(v.double() for v in summands)
+    return float(total.norm() / sum(v.double().square().sum() for v in summands).sqrt())
+
+
+def _rms(tensor) -> float:
+    return float(tensor.double().square().mean().sqrt())
+
+
+def depth_probe(config: RunConfig, steps: int = 1, batch_seed: int = 1234) -> dict:
+    """Residual stream and branch contributions of one model, at init and after ``steps`` steps.
+
+    On a fixed probe batch, block ``l``'s two branch contributions are ``ρ·Attn(LN(x))`` and
+    ``ρ·MLP(LN(x))`` (``ρ`` the residual multiplier): ``2L`` summands ``v_l`` with
+    ``x_L = x_0 + Σ_l v_l``. Training is ``steps`` AdamW steps at the run's learning rates, full
+    strength (no warm-up, no clipping), as in :mod:`gqa_mup_ref.coordcheck`. Returns
+
+    * per block: ``stream_rms`` (RMS entry of ``x_l`` at init), ``branch_rms`` (RMS of the block's
+      two contributions), ``dbranch_rms`` (RMS of their change after the steps), ``rel_update``
+      (``‖ΔW‖₂/‖W₀‖₂`` of the block's MLP input matrix);
+    * the sums: ``init_sum_rms = RMS(Σ v_l⁰)`` and ``update_sum_rms = RMS(Σ δv_l)`` with
+      ``δv_l = v_l^t − v_l⁰``, their :func:`coherence` (``init_coherence``, ``update_coherence``),
+      ``init_branch_rms`` and ``update_branch_rms`` (RMS of one summand, averaged in square over
+      the ``2L`` of them), ``embed_rms`` (RMS of ``x_0``) and ``stream_update_rms`` (RMS of ``Δx_L``).
+    """
+    import torch
+
+    from .spectral import spectral_norm
+    from .train import build, optimizer_step
+
+    model, optimizer, corpus = build(config)
+    rho = model.rules.residual_multiplier
+    probe_x, _ = corpus.get_batch("train", config.batch_size, config.context_length,
+                                  torch.Generator().manual_seed(batch_seed))
+    depth = config.depth
+
+    def record():
+        with torch.no_grad(), model.record_activations() as records:
+            model(probe_x)
+        branches = []
+        for i in range(depth):
+            branches += [rho * records[f"blocks.{i}.attn.out"].clone(),
+                         rho * records[f"blocks.{i}.mlp.down"].clone()]
+        embed = (records["token_embedding"] + records["position_embedding"]).clone()
+        streams = [records[f"blocks.{i}"].clone() for i in range(depth)]
+        return embed, branches, streams
+
+    weights0 = [block.mlp.up.weight.detach().clone() for block in model.blocks]
+    embed0, branches0, streams0 = record()
+    batches = torch.Generator().manual_seed(config.seed)
+    for _ in range(steps):
+        x, y = corpus.get_batch("train", config.batch_size, config.context_length, batches)
+        optimizer_step(model, optimizer, model(x, y)[1])
+    _, branches1, streams1 = record()
+    updates = [b1 - b0 for b0, b1 in zip(branches0, branches1)]
+
+    def mean_square_rms(tensors) -> float:
+        return math.sqrt(sum(_rms(t) ** 2 for t in tensors) / len(tensors))
+
+    blocks = []
+    for i, block in enumerate(model.blocks):
+        delta = block.mlp.up.weight.detach() - weights0[i]
+        blocks.append({
+            "block": i,
+            "stream_rms": _rms(streams0[i]),
+            "branch_rms": mean_square_rms(branches0[2 * i:2 * i + 2]),
+            "dbranch_rms": mean_square_rms(updates[2 * i:2 * i + 2]),
+            "rel_update": spectral_norm(delta) / spectral_norm(weights0[i]),
+        })
+    return {
+        "depth": depth,
+        "alpha": model.parameterization.alpha,
+        "residual_multiplier": rho,
+        "lr": config.lr,
+        "steps": steps,
+        "blocks": blocks,
+        "embed_rms": _rms(embed0),
+        "init_sum_rms": _rms(sum(branches0)),
+        "init_branch_rms": mean_square_rms(branches0),
+        "init_coherence": coherence(branches0),
+        "update_sum_rms": _rms(sum(updates)),
+        "update_branch_rms": mean_square_rms(updates),
+        "update_coherence": coherence(updates),
+        "stream_update_rms": _rms(streams1[-1] - streams0[-1]),
+    }
+
+
+def gradient_rms_by_role(config: RunConfig, batch_seed: int = 1234) -> dict[str, float]:
+    """RMS gradient entry per parameter role at initialisation, on one fixed batch.
+
+    Adam divides the gradient ``g`` by ``√v + ε`` with ``√v ≈ |g|``; ε only keeps its meaning
+    (a floor far below ``|g|``) if it scales like ``|g|``. The ε rule predicts
+    ``RMS(g_role) ∝ eps_factor(role)`` across widths and depths.
+    """
+    import torch
+
+    from .train import build
+
+    model, _, corpus = build(config)
+    x, y = corpus.get_batch("train", config.batch_size, config.context_length,
+                            torch.Generator().manual_seed(batch_seed))
+    model(x, y)[1].backward()
+    squares: dict[str, list[float]] = {}
+    for _, role, param in model.named_parameters_with_role():
+        squares.setdefault(role, []).extend([float(param.grad.double().square().sum()), param.numel()])
+    return {role: math.sqrt(sum(v[0::2]) / sum(v[1::2])) for role, v in squares.items()}
+
+
+def depth_coord_check(base: RunConfig, depths: Sequence[int], alphas: Sequence[float],
+                      steps: int = 3) -> list[dict]:
+    """:func:`gqa_mup_ref.coordcheck.coord_check` over ``depths`` for each ``alpha``, summarised
+    per model (layers of one kind pooled by RMS over blocks), one row per (α, L, step), steps 1…``steps``:
+
+    ``stream_rms`` (RMS entry of the last block's output at init), ``stream_update_rms`` (its change
+    after ``step`` steps), ``branch_update_rms`` (change of the MLP output ``F``, before ``ρ``) and
+    ``rel_update`` (``‖ΔW‖₂/‖W₀‖₂`` of the hidden matrices, query/attn_out/mlp_in/mlp_out).
+    """
+    from .coordcheck import coord_check
+
+    out = []
+    for alpha in alphas:
+        rows = coord_check(dataclasses.replace(base, alpha=alpha), "depth", list(depths), steps)
+        for depth, step in ((d, s) for d in depths for s in range(1, steps + 1)):
+            def pooled(quantity: str, roles, step: int, layer: str | None = None) -> float:
+                vals = [r["value"] for r in rows if r["x"] == depth and r["quantity"] == quantity
+                        and r["step"] == step and r["role"] in roles
+                        and (layer is None or r["layer"] == layer)]
+                return math.sqrt(sum(v * v for v in vals) / len(vals))
+
+            last = f"blocks.{depth - 1}"
+            out.append({
+                "alpha": alpha, "depth": depth, "step": step,
+                "stream_rms": pooled("act_rms", ("block",), 0, last),
+                "stream_update_rms": pooled("dact_rms", ("block",), step, last),
+                "branch_update_rms": pooled("dact_rms", ("mlp_out",), step),
+                "rel_update": pooled("rel_update", ("query", "attn_out", "mlp_in", "mlp_out"), step),
+            })
+    return out
+
+
+def plot_depth_coord_check(summary: Sequence[dict], steps: Sequence[int] = (1,)):
+    """The depth coordinate check: the four quantities of :func:`depth_coord_check` against L,
+    solid after the first of ``steps``, dashed after the others."""
+    import matplotlib.pyplot as plt
+
+    from .plots import book_style
+
+    colors = _alpha_colors(r["alpha"] for r in summary)
+    names = [("stream_rms", "stream x_L at init"), ("stream_update_rms", "change of x_L"),
+             ("branch_update_rms", "change of a branch F_l (before ρ)"),
+             ("rel_update", "‖ΔW‖₂/‖W₀‖₂, hidden")]
+    depths = sorted({r["depth"] for r in summary})
+    with plt.rc_context(book_style()):
+        fig, axes = plt.subplots(1, 4, figsize=(11, 3.0), layout="constrained")
+        for ax, (key, title) in zip(axes, names):
+            for alpha, color in colors.items():
+                for k, step in enumerate(steps):
+                    group = sorted((r for r in summary if r["alpha"] == alpha and r["step"] == step),
+                                   key=lambda r: r["depth"])
+                    ax.plot([r["depth"] for r in group], [r[key] for r in group],
+                            "o-" if k == 0 else "o--", color=color, mfc=color if k == 0 else "white",
+                            label=f"α = {alpha:g}, step {step}")
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+            ax.set_xticks(depths, [str(L) for L in depths])
+            ax.set_xlabel("depth L")
+            ax.set_title(title, fontsize=9)
+        axes[0].legend(fontsize=8)
+    return fig
+
+
+# ----------------------------------------------------------------------------- weight decay
+
+
+def equilibrium_rms(lr: float, weight_decay: float, update_rms: float = 1.0) -> float:
+    """RMS entry at which decoupled decay balances uncorrelated updates: ``update_rms·√(η/2λ)``.
+
+    From ``W ← (1−ηλ)W − η·u``: ``E W²`` is stationary when ``(1−ηλ)²·E W² + η²·E u² = E W²``,
+    i.e. ``E W² = η²·E u² / (2ηλ − η²λ²) ≈ η·E u² / (2λ)`` for ``ηλ ≪ 1``.
+    """
+    if not (lr > 0 and weight_decay > 0):
+        raise ValueError(f"lr={lr} and weight_decay={weight_decay} must be positive")
+    return update_rms * math.sqrt(lr * lr / (2 * lr * weight_decay - (lr * weight_decay) ** 2))
+
+
+def decay_trajectory(config: RunConfig, role: str = "mlp_in", every: int = 10) -> list[dict]:
+    """RMS of one role's matrices during training with AdamW (the run's schedule, clipping, decay).
+
+    Every ``every`` steps (and at the end) a row: ``step``, ``w_rms`` (RMS entry of the role's
+    weights), ``u_rms`` (RMS of that step's Adam direction ``u = −(W_{t+1} − (1−η_tλ)W_t)/η_t``),
+    ``lr`` and ``weight_decay`` (the role's effective ``η_t`` and ``λ``), ``decay_steps``
+    (``Σ_t η_t·λ``, the number of decay timescales elapsed) and ``loss``.
+    """
+    import torch
+
+    from .train import build, lr_multiplier, optimizer_step
+
+    model, optimizer, corpus = build(config)
+    params = model.parameters_by_role()[role]
+    group = next(g for g in optimizer.param_groups if g["role"] == role)
+    batches = torch.Generator().manual_seed(config.seed)
+
+    def w_rms() -> float:
+        return math.sqrt(sum(float(p.detach().double().square().sum()) for p in params)
+                         / sum(p.numel() for p in params))
+
+    rows, elapsed = [], 0.0
+    for step in range(config.steps):
+        for g in optimizer.param_groups:
+            g["lr"] = g["base_lr"] * lr_multiplier(step, config)
+        x, y = corpus.get_batch("train", config.batch_size, config.context_length, batches)
+        before = [p.detach().clone() for p in params]
+        loss = model(x, y)[1]
+        optimizer_step(model, optimizer, loss, config.grad_clip)
+        eta, lam = group["lr"], group["weight_decay"]
+        elapsed += eta * lam
+        if step % every == 0 or step == config.steps - 1:
+            u = [-(p.detach() - (1 - eta * lam) * b) / eta for p, b in zip(params, before)]
+            u_rms = math.sqrt(sum(float(t.double().square().sum()) for t in u)
+                              / sum(t.numel() for t in u))
+            rows.append({"step": step + 1, "w_rms": w_rms(), "u_rms": u_rms, "lr": eta,
+                         "weight_decay": lam, "decay_steps": elapsed, "loss": float(loss)})
+    return rows
+
+
+# ----------------------------------------------------------------------------- figures
+
+
+def _alpha_colors(alphas) -> dict:
+    from .plots import PALETTE
+
+    return {a: PALETTE[i % len(PALETTE)] for i, a in enumerate(sorted(set(alphas)))}
+
+
+def plot_branch_sums(probes: Sequence[dict]):
+    """Left: RMS of the sum of the initial branch contributions; middle: of the sum of their
+    one-step changes; right: coherence of each sum over its maximum ``√(2L)``. One line per α."""
+    import matplotlib.pyplot as plt
+
+    from .plots import book_style
+
+    colors = _alpha_colors(p["alpha"] for p in probes)
+    with plt.rc_context(book_style()):
+        fig, axes = plt.subplots(1, 3, figsize=(10, 3.3), layout="constrained")
+        for alpha, color in colors.items():
+            group = sorted((p for p in probes if p["alpha"] == alpha), key=lambda p: p["depth"])
+            depths = [p["depth"] for p in group]
+            label = f"α = {alpha:g}"
+            axes[0].plot(depths, [p["init_sum_rms"] for p in group], "o-", color=color, label=label)
+            axes[1].plot(depths, [p["update_sum_rms"] for p in group], "o-", color=color, label=label)
+            axes[2].plot(depths, [p["init_coherence"] / math.sqrt(2 * p["depth"]) for p in group],
+                         "o--", color=color, mfc="white")
+            axes[2].plot(depths, [p["update_coherence"] / math.sqrt(2 * p["depth"]) for p in group],
+                         "o-", color=color)
+        depths = sorted({p["depth"] for p in probes})
+        axes[2].plot(depths, [1 / math.sqrt(2 * L) for L in depths], ":", color="grey",
+                     label="orthogonal (1/√(2L))")
+        titles = ["init: RMS of Σ ρ·F_l", "one step: RMS of Σ ρ·δF_l",
+                  "coherence / √(2L): updates (—), init (- -)"]
+        for ax, title in zip(axes, titles):
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+            ax.set_xticks(depths, [str(L) for L in depths])
+            ax.set_xlabel("depth L")
+            ax.set_title(title, fontsize=9)
+        axes[0].legend(fontsize=8)
+        axes[2].legend(fontsize=8)
+    return fig
+
+
+def plot_decay_trajectories(trajectories: dict):
+    """Weight RMS (relative to init) against the number of decay timescales ``Σ η_t·λ``, with the
+    equilibrium ``rms(u)·√(η/2λ)`` dashed; ``trajectories`` maps a label to rows of
+    :func:`decay_trajectory`."""
+    import matplotlib.pyplot as plt
+
+    from .plots import PALETTE, book_style
+
+    with plt.rc_context(book_style()):
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.3), layout="constrained")
+        for (label, rows), color in zip(trajectories.items(), PALETTE):
+            w0 = rows[0]["w_rms"]
+            axes[0].plot([r["decay_steps"] for r in rows], [r["w_rms"] for r in rows], "-",
+                         color=color, label=label)
+            axes[0].plot([r["decay_steps"] for r in rows],
+                         [equilibrium_rms(r["lr"], r["weight_decay"], r["u_rms"]) for r in rows],
+                         "--", color=color, lw=1)
+            axes[1].plot([r["step"] for r in rows], [r["w_rms"] / w0 for r in rows], "-",
+                         color=color, label=label)
+        axes[0].set_xlabel("decay timescales elapsed, Σ η_t·λ")
+        axes[0].set_ylabel("RMS entry of W_in (MLP)")
+        axes[0].set_yscale("log")
+        axes[0].set_title("solid: measured; dashed: √(η/2λ)·rms(u)", fontsize=9)
+        axes[1].set_xlabel("step")
+        axes[1].set_ylabel("RMS / RMS after step 1")
+        axes[1].legend(fontsize=8)
+    return fig
+
+
+def plot_weight_decay_grid(rows: Sequence[Mapping], settings: Sequence[tuple[str, int]]):
+    """Validation loss (mean over seeds) over the (log₂ η, log₂ λ) grid, one heat map per
+    ``(parameterization, width)`` in ``settings``; the best cell of each is framed."""
+    import matplotlib.pyplot as plt
+
+    from .plots import book_style
+
+    lrs = sorted({r["log2_lr"] for r in rows})
+    wds = sorted({math.log2(r["weight_decay"]) for r in rows})
+    grids = []
+    for param, width in settings:
+        grid = [[float("nan")] * len(lrs) for _ in wds]
+        for i, wd in enumerate(wds):
+            for j, lr in enumerate(lrs):
+                vals = [r["val_loss"] for r in rows if r["parameterization"] == param
+                        and r["width"] == width and r["log2_lr"] == lr
+                        and math.log2(r["weight_decay"]) == wd and math.isfinite(r["val_loss"])]
+                if vals:
+                    grid[i][j] = sum(vals) / len(vals)
+        grids.append(grid)
+    finite = [v for g in grids for row in g for v in row if math.isfinite(v)]
+    with plt.rc_context(book_style() | {"axes.grid": False}):
+        fig, axes = plt.subplots(1, len(settings), figsize=(3.2 * len(settings) + 0.8, 3.2),
+                                 layout="constrained", squeeze=False)
+        for ax, (param, width), grid in zip(axes[0], settings, grids):
+            image = ax.imshow(grid, origin="lower", cmap="viridis_r", vmin=min(finite),
+                              vmax=max(finite), aspect="auto")
+            best = min(((v, i, j) for i, row in enumerate(grid) for j, v in enumerate(row)
+                        if math.isfinite(v)))
+            _, bi, bj = best
+            ax.add_patch(plt.Rectangle((bj - 0.5, bi - 0.5), 1, 1, fill=False, ec="red", lw=2))
+            for i, row in enumerate(grid):
+                for j, v in enumerate(row):
+                    ax.text(j, i, f"{v:.3f}", ha="center", va="center", fontsize=7,
+                            color="white" if v > (min(finite) + max(finite)) / 2 else "black")
+            ax.set_xticks(range(len(lrs)), [f"{v:g}" for v in lrs])
+            ax.set_yticks(range(len(wds)), [f"{v:g}" for v in wds])
+            ax.set_xlabel("log₂ η (base LR)")
+            ax.set_ylabel("log₂ λ (base decay)")
+            ax.set_title(f"{param}, width {width}", fontsize=9)
+        fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="val loss")
+    return fig
+
+
+def depth_view(probe: dict):
+    """One widget view of a :func:`depth_probe`: per-block residual-stream RMS and branch sizes
+    (left) and per-block relative update of the MLP input matrix (right), as a PNG widget."""
+    import matplotlib.pyplot as plt
+
+    from .plots import PALETTE, book_style
+    from .widgets import figure_widget
+
+    blocks = probe["blocks"]
+    index = [b["block"] + 1 for b in blocks]
+    with plt.rc_context(book_style()):
+        fig, axes = plt.subplots(1, 2, figsize=(8, 2.9), layout="constrained")
+        axes[0].plot(index, [b["stream_rms"] for b in blocks], "o-", color=PALETTE[0],
+                     label="stream x_l at init")
+        axes[0].plot(index, [b["branch_rms"] for b in blocks], "s-", color=PALETTE[1],
+                     label="branch ρ·F_l at init")
+        axes[0].plot(index, [b["dbranch_rms"] for b in blocks], "^-", color=PALETTE[2],
+                     label="its one-step change")
+        axes[0].set_yscale("log")
+        axes[0].set_ylim(1e-3, 2.0)
+        axes[0].set_xlabel("block l")
+        axes[0].set_ylabel("RMS entry")
+        axes[0].legend(fontsize=7, loc="upper left")
+        axes[1].bar(index, [b["rel_update"] for b in blocks], color=PALETTE[3])
+        axes[1].set_ylim(0, 4)
+        axes[1].set_xlabel("block l")
+        axes[1].set_ylabel("‖ΔW_in‖₂ / ‖W_in‖₂")
+        fig.suptitle(f"L = {probe['depth']}, α = {probe['alpha']:g}, ρ = "
+                     f"{probe['residual_multiplier']:.3g}: Σ init {probe['init_sum_rms']:.3f}, "
+                     f"Σ update {probe['update_sum_rms']:.3f}", fontsize=9)
+    return figure_widget(fig)
