@@ -132,11 +132,48 @@ def _dry_run_text(sweep, configs, selected, todo, done, results, workers, shard)
     return "\n".join(lines)
 
 
+def _add_transfer(subparsers) -> None:
+    p = subparsers.add_parser(
+        "transfer",
+        help="carry LR, weight decay, init std (and ε) tuned on a proxy to a target model",
+        description="Per-role absolute values for a target model from base values tuned on a proxy "
+        "(see gqa_mup_ref.transfer). PROXY and TARGET are each a local config.json "
+        "(hidden_size, num_attention_heads, num_key_value_heads, num_hidden_layers, head_dim) or an "
+        "inline spec width=256,heads=4,kv_heads=2,depth=4[,head_dim=64].",
+    )
+    p.add_argument("--proxy", required=True, help="the tuned proxy: config.json or inline spec")
+    p.add_argument("--target", required=True, help="the model to train: config.json or inline spec")
+    p.add_argument("--lr", type=float, required=True, help="base Adam LR η tuned on the proxy")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="base weight decay λ (default 0)")
+    p.add_argument("--init-std", type=float, default=0.02, help="base init std σ₀ (default 0.02)")
+    p.add_argument("--eps", type=float, default=1e-8, help="base Adam ε (default 1e-8)")
+    p.add_argument("--param", default="gqa-mup", choices=list(PARAMETERIZATIONS),
+                   help="parameterization the proxy was tuned under (default gqa-mup)")
+    p.add_argument("--base-width", type=int,
+                   help="base width the proxy was tuned with (default: the proxy's width, m = 1)")
+    p.add_argument("--base-depth", type=int,
+                   help="base depth the proxy was tuned with (default: the proxy's depth, m_L = 1)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.set_defaults(func=_run_transfer)
+
+
+def _run_transfer(args) -> int:
+    from .transfer import transfer, transfer_text
+
+    result = transfer(args.proxy, args.target, args.lr, args.weight_decay, args.init_std, args.eps,
+                      args.param, args.base_width, args.base_depth)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(result.to_json() if args.json else transfer_text(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="python -m gqa_mup_ref", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
     _add_rules(subparsers)
     _add_sweep(subparsers)
+    _add_transfer(subparsers)
     return parser
 
 
