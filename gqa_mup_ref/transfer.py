@@ -66,6 +66,7 @@ __all__ = [
     "absolute_values",
     "roles_by_name",
     "param_groups_by_name",
+    "lr_shift_per_doubling",
 ]
 
 HF_KEYS = {
@@ -347,6 +348,36 @@ def transfer_text(result: Transfer) -> str:
                  f"{result.residual_multiplier:.6g}   (proxy: {result.proxy_rules.attention_scale:.6g}, "
                  f"{result.proxy_rules.residual_multiplier:.6g})")
     return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- measuring transfer
+
+
+def lr_shift_per_doubling(optima_rows: list[Mapping], x: str = "width") -> dict[str, float]:
+    """How far the best learning rate moves, in octaves, per doubling of ``x``, with its uncertainty.
+
+    ``optima_rows`` are rows of :func:`gqa_mup_ref.sweep.optima` for one setting and several values
+    of ``x`` (each with ``log2_lr_star``, ``log2_lr_std`` and ``n_seeds``). Returns the least-squares
+    slope ``s`` of ``log₂ lr*`` against ``log₂ x`` and its standard error, propagated from each
+    optimum's standard error ``log2_lr_std / √n_seeds``::
+
+        s = Σ wᵢ yᵢ,   wᵢ = (xᵢ − x̄) / Σ (xⱼ − x̄)²,   se(s)² = Σ wᵢ² se(yᵢ)²
+
+    Transfer means ``s ≈ 0``; standard practice with Adam predicts ``s ≈ −1`` (the hidden LR ∝ 1/n).
+    """
+    import math
+
+    points = sorted((math.log2(row[x]), row["log2_lr_star"],
+                     row["log2_lr_std"] / math.sqrt(max(row.get("n_seeds", 1), 1)))
+                    for row in optima_rows)
+    if len({p[0] for p in points}) < 2 or any(not math.isfinite(p[1]) for p in points):
+        raise ValueError(f"need finite optima at two or more values of {x!r}; got {points}")
+    mean_x = sum(p[0] for p in points) / len(points)
+    spread = sum((p[0] - mean_x) ** 2 for p in points)
+    weights = [(p[0] - mean_x) / spread for p in points]
+    slope = sum(w * p[1] for w, p in zip(weights, points))
+    stderr = math.sqrt(sum((w * p[2]) ** 2 for w, p in zip(weights, points)))
+    return {"shift": slope, "stderr": stderr, "points": len(points)}
 
 
 # ----------------------------------------------------------------------------- your own model

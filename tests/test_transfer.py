@@ -5,6 +5,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -340,3 +341,40 @@ def test_patterns_override_defaults_per_role():
     assert roles["extra.weight"] == "mlp_out"
     assert roles["model.layers.1.mlp.up_proj.weight"] == "mlp_in"
     assert roles["model.norm.weight"] == roles["model.layers.0.input_layernorm.weight"] == "norm"
+
+
+def test_lr_shift_per_doubling_is_the_least_squares_slope_with_propagated_error():
+    from gqa_mup_ref.transfer import lr_shift_per_doubling
+
+    rows = [{"width": 64, "log2_lr_star": -7.9, "log2_lr_std": 0.3, "n_seeds": 3},
+            {"width": 256, "log2_lr_star": -10.1, "log2_lr_std": 0.6, "n_seeds": 3},
+            {"width": 128, "log2_lr_star": -9.0, "log2_lr_std": 0.0, "n_seeds": 3}]
+    out = lr_shift_per_doubling(rows)
+    # x = 6, 7, 8: the slope is (y₂₅₆ − y₆₄) / 2 and its variance (se₆₄² + se₂₅₆²) / 4.
+    assert out["shift"] == pytest.approx((-10.1 + 7.9) / 2)
+    assert out["stderr"] == pytest.approx(math.sqrt((0.3**2 + 0.6**2) / 3) / 2)
+    with pytest.raises(ValueError, match="two or more"):
+        lr_shift_per_doubling(rows[:1])
+
+
+# ----------------------------------------------------------------------------- committed results
+
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "ch06_width_transfer"
+
+
+@pytest.mark.parametrize("param, seed", [("gqa-mup", 0), ("sp", 1)])
+def test_a_stored_width_transfer_run_reproduces(param, seed):
+    """Re-train one cheap stored run (n = 64, 200 steps, about 5 s) and compare its validation loss.
+
+    0.01 nats is a quarter of the loss difference between neighbouring learning rates near the
+    optimum; float32 sums differ between CPUs by far less.
+    """
+    from gqa_mup_ref import sweep
+    from gqa_mup_ref.train import train
+
+    configs = sweep.load_sweep_config(RESULTS / f"{param}.toml")[0]
+    config = next(c for c in configs if c.width == 64 and c.lr == 2**-8 and c.seed == seed)
+    stored = sweep.load_record(sweep.result_path(RESULTS, config))
+    fresh = train(config)
+    assert not fresh.diverged and not stored["diverged"]
+    assert fresh.val_loss == pytest.approx(stored["val_loss"], abs=0.01)
