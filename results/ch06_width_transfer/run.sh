@@ -11,7 +11,7 @@ run() {  # grid shard
   python -m gqa_mup_ref sweep --config "results/ch06_width_transfer/$1.toml" --shard "$2" --workers 1 --quiet
 }
 case "$1" in
-  A) for s in 1 2; do run gqa-mup $s/3; run sp $s/3; done; run mup 1/1; run gqa-mup 3/3; run sp 3/3 ;;
-  B) run gqa-mup 3/3; run sp 3/3; run mup 1/1; for s in 2 1; do run gqa-mup $s/3; run sp $s/3; done ;;
+  A) run gqa-mup 1/3; run sp 1/3; run mup 1/1; for s in 2 3; do run gqa-mup $s/3; run sp $s/3; done ;;
+  B) for s in 3 2; do run gqa-mup $s/3; run sp $s/3; done; run mup 1/1; run gqa-mup 1/3; run sp 1/3 ;;
   *) echo "usage: run.sh A|B" >&2; exit 2 ;;
 esac
