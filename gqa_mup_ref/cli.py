@@ -19,8 +19,8 @@ from .parameterization import KV_FACTORS, PARAMETERIZATIONS, Shape, get_paramete
 
 __all__ = ["main", "build_parser"]
 
-DESCRIPTION = ("GQA-μP reference package: per-layer rules, sweeps of training runs, their reports "
-               "and coordinate checks.")
+DESCRIPTION = ("GQA-μP reference package: per-layer rules, transfer from a tuned proxy, sweeps of "
+               "training runs, their reports and coordinate checks.")
 MAX_WIDTH = 2**20  # rules: widths beyond this are typos, not models
 
 
@@ -371,6 +371,41 @@ class _CommandsFormatter(argparse.HelpFormatter):
         self._action_max_length = max(self._action_max_length, 16)  # room for "coordcheck"
         return super()._format_action(action)
 
+def _add_transfer(subparsers) -> None:
+    p = subparsers.add_parser(
+        "transfer",
+        help="carry LR, weight decay, init std (and ε) tuned on a proxy to a target model",
+        description="Per-role absolute values for a target model from base values tuned on a proxy "
+        "(see gqa_mup_ref.transfer). PROXY and TARGET are each a local config.json "
+        "(hidden_size, num_attention_heads, num_key_value_heads, num_hidden_layers, head_dim) or an "
+        "inline spec width=256,heads=4,kv_heads=2,depth=4[,head_dim=64].",
+    )
+    p.add_argument("--proxy", required=True, help="the tuned proxy: config.json or inline spec")
+    p.add_argument("--target", required=True, help="the model to train: config.json or inline spec")
+    p.add_argument("--lr", type=float, required=True, help="base Adam LR η tuned on the proxy")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="base weight decay λ (default 0)")
+    p.add_argument("--init-std", type=float, default=0.02, help="base init std σ₀ (default 0.02)")
+    p.add_argument("--eps", type=float, default=1e-8, help="base Adam ε (default 1e-8)")
+    p.add_argument("--param", default="gqa-mup", choices=list(PARAMETERIZATIONS),
+                   help="parameterization the proxy was tuned under (default gqa-mup)")
+    p.add_argument("--base-width", type=int,
+                   help="base width the proxy was tuned with (default: the proxy's width, m = 1)")
+    p.add_argument("--base-depth", type=int,
+                   help="base depth the proxy was tuned with (default: the proxy's depth, m_L = 1)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.set_defaults(func=_run_transfer)
+
+
+def _run_transfer(args) -> int:
+    from .transfer import transfer, transfer_text
+
+    result = transfer(args.proxy, args.target, args.lr, args.weight_decay, args.init_std, args.eps,
+                      args.param, args.base_width, args.base_depth)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(result.to_json() if args.json else transfer_text(result))
+    return 0
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog=_prog(), description=DESCRIPTION,
@@ -383,6 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sweep(subparsers)
     _add_report(subparsers)
     _add_coordcheck(subparsers)
+    _add_transfer(subparsers)
     return parser
 
 

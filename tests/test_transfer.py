@@ -1,0 +1,380 @@
+"""The transfer calculator and name-based parameter groups, against hand-computed rules."""
+
+import dataclasses
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gqa_mup_ref.cli import main
+from gqa_mup_ref.parameterization import PARAMETERIZATIONS, Shape, get_parameterization
+from gqa_mup_ref.transfer import (
+    absolute_values,
+    param_groups_by_name,
+    parse_inline_spec,
+    parse_shape,
+    roles_by_name,
+    shape_from_config,
+    transfer,
+)
+
+PROXY = "width=256,heads=4,kv_heads=2,depth=4"  # r = 2, d = 64
+TARGET = "width=4096,heads=32,kv_heads=8,depth=32"  # r = 4, d = 128 (an 8B-like shape)
+ETA, LAM, SIGMA = 0.01, 0.1, 0.02
+
+
+def c(r, rho=1.0):
+    """GQA-μP key/value factor, written out: (√ρ + √r) / (√ρ + 1)."""
+    return (math.sqrt(rho) + math.sqrt(r)) / (math.sqrt(rho) + 1)
+
+
+# ----------------------------------------------------------------------------- the calculator
+
+
+@pytest.mark.parametrize("param", list(PARAMETERIZATIONS))
+@pytest.mark.parametrize("base", [(None, None), (128, 1)])
+def test_transferring_the_proxy_to_itself_returns_its_own_values(param, base):
+    result = transfer(PROXY, PROXY, ETA, LAM, SIGMA, param=param, base_width=base[0],
+                      base_depth=base[1])
+    assert result.groups == result.proxy_groups
+    assert result.attention_scale == result.proxy_rules.attention_scale
+    assert result.residual_multiplier == result.proxy_rules.residual_multiplier
+    assert result.notes == ()
+
+
+def test_proxy_values_at_its_own_base_are_the_rule_table_at_m_1():
+    g = transfer(PROXY, TARGET, ETA, LAM, SIGMA).proxy_groups
+    assert g["query"] == pytest.approx(
+        {"lr": ETA, "weight_decay": LAM, "init_std": SIGMA, "multiplier": 1.0}
+        | ({"eps": 1e-8} if "eps" in g["query"] else {}))
+    assert g["key"]["lr"] == pytest.approx(ETA * (1 + math.sqrt(2)) / 2)
+    assert g["key"]["weight_decay"] == pytest.approx(LAM * 2 / (1 + math.sqrt(2)))
+
+
+def test_ratios_target_over_proxy_follow_the_rule_table():
+    result = transfer(PROXY, TARGET, ETA, LAM, SIGMA)
+    t, p = result.groups, result.proxy_groups
+    m, m_L = 4096 / 256, 32 / 4
+    for role in ("query", "attn_out", "mlp_in", "mlp_out"):
+        assert t[role]["lr"] / p[role]["lr"] == pytest.approx(1 / m)
+        assert t[role]["weight_decay"] / p[role]["weight_decay"] == pytest.approx(m)
+        assert t[role]["init_std"] == pytest.approx(SIGMA / math.sqrt(m))
+    for role in ("key", "value"):
+        assert t[role]["lr"] == pytest.approx(ETA * c(4) / m)
+        assert t[role]["lr"] / p[role]["lr"] == pytest.approx(c(4) / c(2) / m)
+        assert t[role]["lr"] * t[role]["weight_decay"] == pytest.approx(ETA * LAM)  # η·λ invariant
+    assert t["embedding"] == p["embedding"]
+    assert t["unembedding"]["multiplier"] == pytest.approx(1 / m)
+    assert t["unembedding"]["lr"] == ETA
+    assert t["norm"]["lr"] == ETA  # α = 1: m_L^(α-1) = 1
+    assert result.attention_scale == pytest.approx(1 / 128)
+    assert result.residual_multiplier == pytest.approx(1 / m_L)
+
+
+def test_general_head_dim_uses_rho_in_the_key_value_factor_and_says_rho_changed():
+    result = transfer(PROXY, "width=3072,heads=16,kv_heads=8,depth=28,head_dim=256", ETA)
+    rho = 16 * 256 / 3072
+    assert result.groups["key"]["lr"] == pytest.approx(ETA * c(2, rho) * 256 / 3072)
+    assert result.attention_scale == pytest.approx(1 / 256)
+    assert any("rho = n_q/n differs" in note and "0.75 x the LR" in note for note in result.notes)
+
+
+def test_base_depth_moves_the_residual_multiplier_but_not_the_learning_rates():
+    own = transfer(PROXY, TARGET, ETA)
+    one = transfer(PROXY, TARGET, ETA, base_depth=1)
+    assert one.proxy_rules.residual_multiplier == pytest.approx(1 / 4)
+    assert one.residual_multiplier == pytest.approx(1 / 32)
+    assert own.proxy_rules.residual_multiplier == 1.0
+    assert {r: g["lr"] for r, g in own.groups.items()} == {r: g["lr"] for r, g in one.groups.items()}
+
+
+def test_sp_transfers_nothing_but_the_attention_scale():
+    result = transfer(PROXY, TARGET, ETA, LAM, param="sp")
+    assert result.groups == result.proxy_groups
+    assert result.attention_scale == pytest.approx(1 / math.sqrt(128))
+
+
+def test_a_larger_proxy_is_allowed_with_a_note():
+    result = transfer(TARGET, PROXY, ETA)
+    assert result.groups["query"]["lr"] == pytest.approx(ETA * 16)
+    assert any("larger than the target" in note for note in result.notes)
+
+
+def test_absolute_values_follow_every_factor_field_of_a_rule():
+    @dataclasses.dataclass(frozen=True)
+    class RuleWithEps:
+        init_std: float
+        lr_factor: float
+        wd_factor: float
+        multiplier: float
+        eps_factor: float
+
+    values = absolute_values(RuleWithEps(0.01, 0.5, 2.0, 1.0, 0.25), lr=0.1, weight_decay=0.3,
+                             eps=1e-8)
+    assert values == pytest.approx({"init_std": 0.01, "lr": 0.05, "weight_decay": 0.6,
+                                    "multiplier": 1.0, "eps": 2.5e-9})
+
+
+# ----------------------------------------------------------------------------- parsing shapes
+
+
+def write(tmp_path, text, name="config.json"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_hf_config_is_read_and_other_keys_ignored(tmp_path):
+    config = {"hidden_size": 3072, "num_attention_heads": 16, "num_key_value_heads": 8,
+              "num_hidden_layers": 28, "head_dim": 256, "vocab_size": 256000, "rope_theta": 1e4}
+    shape = shape_from_config(write(tmp_path, json.dumps(config)))
+    assert (shape.width, shape.n_head, shape.n_kv_head, shape.depth, shape.head_dim) == (
+        3072, 16, 8, 28, 256)
+    assert shape.query_width == 4096
+
+
+def test_hf_config_defaults_kv_heads_to_heads_and_head_dim_to_width_over_heads(tmp_path):
+    path = write(tmp_path, '{"hidden_size": 768, "num_attention_heads": 12, '
+                           '"num_hidden_layers": 12, "head_dim": null}')
+    shape = parse_shape(str(path))
+    assert (shape.n_kv_head, shape.r, shape.head_dim) == (12, 1, 64)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"hidden_size": 768, "num_attention_heads": 12}', "missing key 'num_hidden_layers'"),
+        ('{"hidden_size": "768", "num_attention_heads": 12, "num_hidden_layers": 2}',
+         "hidden_size='768' must be a positive integer"),
+        ('{"hidden_size": 768.0, "num_attention_heads": 12, "num_hidden_layers": 2}',
+         "hidden_size=768.0 must be a positive integer"),
+        ('{"hidden_size": 768, "num_attention_heads": 12, "num_key_value_heads": 5, '
+         '"num_hidden_layers": 2}', "n_head=12 is not divisible by n_kv_head=5"),
+        ('{"hidden_size": 768,\n "num_attention_heads": 12\n "num_hidden_layers": 2}',
+         "config.json:3:2: invalid JSON"),
+        ('[768, 12]', "expected a JSON object"),
+        ('{"text_config": {"hidden_size": 768}}', "found under 'text_config'"),
+    ],
+)
+def test_bad_config_is_refused_naming_file_and_field(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ValueError) as error:
+        shape_from_config(path)
+    assert message in str(error.value)
+    assert str(path) in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_unreadable_config_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="cannot read"):
+        parse_shape(str(tmp_path / "missing.json"))
+
+
+def test_inline_spec_with_head_dim():
+    shape = parse_inline_spec("width=256, heads=4, kv_heads=2, depth=4, head_dim=32")
+    assert shape == Shape(256, 4, 4, 2, head_dim=32)
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("width=256,heads=4,depth=4,layers=2", "'layers=2' is not one of"),
+        ("width=256,heads=4", "missing depth"),
+        ("width=256,heads=four,depth=2", "heads='four' must be a positive integer"),
+        ("width=256,heads=4,depth=0", "depth=0 must be a positive integer"),
+        ("width=256,heads=4,depth=2,depth=3", "depth is given twice"),
+        ("width=250,heads=4,depth=2", "width=250 is not divisible by n_head=4"),
+    ],
+)
+def test_bad_inline_spec_is_refused(spec, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        parse_inline_spec(spec)
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def run_cli(argv, capsys):
+    try:
+        status = main(argv)
+    except SystemExit as exit_:
+        status = exit_.code
+    return status, capsys.readouterr()
+
+
+def test_cli_json_is_one_object_with_the_contract_keys(capsys):
+    status, out = run_cli(["transfer", "--proxy", PROXY, "--target", TARGET, "--lr", "0.01",
+                           "--weight-decay", "0.1", "--json"], capsys)
+    assert status == 0
+    data = json.loads(out.out)
+    assert {"groups", "attention_scale", "residual_multiplier", "proxy", "target",
+            "parameterization"} <= set(data)
+    assert data["parameterization"] == "gqa-mup"
+    assert data["target"]["width"] == 4096 and data["proxy"]["base_width"] == 256
+    for values in data["groups"].values():
+        assert {"lr", "weight_decay", "init_std", "multiplier"} <= set(values)
+    assert data["groups"]["key"]["lr"] == pytest.approx(0.01 * 1.5 / 16)
+
+
+def test_cli_table_and_note_on_stderr(capsys):
+    status, out = run_cli(["transfer", "--proxy", TARGET, "--target", PROXY, "--lr", "0.01"], capsys)
+    assert status == 0
+    assert out.out.startswith("gqa-mup: base values tuned on the proxy: lr=0.01")
+    assert "attention_scale = 0.015625" in out.out
+    assert out.err.startswith("note: the proxy is larger than the target")
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (["--param", "ntk"], "invalid choice: 'ntk'"),
+        (["--target", "width=4096,heads=32,kv_heads=5,depth=32"], "n_kv_head=5; choose n_kv_head"),
+        (["--lr", "-1"], "lr=-1.0 must be positive"),
+        (["--target", "no_such_config.json"], "no_such_config.json: cannot read"),
+    ],
+)
+def test_cli_bad_input_exits_2_with_one_line(changes, message, capsys):
+    argv = ["transfer", "--proxy", PROXY, "--target", TARGET, "--lr", "0.01", *changes]
+    status, out = run_cli(argv, capsys)
+    assert status == 2
+    assert message in out.err
+    assert len(out.err.strip().splitlines()) == 1
+
+
+def test_transfer_command_does_not_import_torch():
+    """`transfer` answers in well under a second because it never loads torch."""
+    code = ("import sys, contextlib, io; from gqa_mup_ref.cli import main; "
+            "out = io.StringIO(); ctx = contextlib.redirect_stdout(out); ctx.__enter__(); "
+            f"status = main(['transfer', '--proxy', '{PROXY}', '--target', '{TARGET}', "
+            "'--lr', '0.01', '--json']); ctx.__exit__(None, None, None); "
+            "print(status, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "0 False"
+
+
+# ----------------------------------------------------------------------------- your own model
+
+
+def tiny_llama(width=64, heads=4, kv_heads=2, layers=2, vocab=32, bias=False):
+    """Only names and sizes matter here: a module tree named like Hugging Face's Llama."""
+    import torch.nn as nn
+
+    d = width // heads
+    block = lambda: nn.ModuleDict({  # noqa: E731
+        "self_attn": nn.ModuleDict({
+            "q_proj": nn.Linear(width, heads * d, bias=bias),
+            "k_proj": nn.Linear(width, kv_heads * d, bias=bias),
+            "v_proj": nn.Linear(width, kv_heads * d, bias=bias),
+            "o_proj": nn.Linear(heads * d, width, bias=False),
+        }),
+        "mlp": nn.ModuleDict({
+            "gate_proj": nn.Linear(width, 3 * width, bias=False),
+            "up_proj": nn.Linear(width, 3 * width, bias=False),
+            "down_proj": nn.Linear(3 * width, width, bias=False),
+        }),
+        "input_layernorm": nn.RMSNorm(width),
+        "post_attention_layernorm": nn.RMSNorm(width),
+    })
+    model = nn.Module()
+    model.model = nn.ModuleDict({"embed_tokens": nn.Embedding(vocab, width),
+                                 "layers": nn.ModuleList([block() for _ in range(layers)]),
+                                 "norm": nn.RMSNorm(width)})
+    model.lm_head = nn.Linear(width, vocab, bias=False)
+    return model
+
+
+def test_param_groups_by_name_give_each_parameter_its_role_lr_and_decay():
+    model = tiny_llama(bias=True)
+    rules = get_parameterization("gqa-mup").rules(Shape(64, 2, 4, 2, base_width=16))
+    groups = param_groups_by_name(model, rules, lr=0.01, weight_decay=0.1)
+    lr_of = {id(p): g["lr"] for g in groups for p in g["params"]}
+    wd_of = {id(p): g["weight_decay"] for g in groups for p in g["params"]}
+    m = 64 / 16
+    expected_lr = {"q_proj.weight": 0.01 / m, "k_proj.weight": 0.01 * c(2) / m,
+                   "v_proj.weight": 0.01 * c(2) / m, "o_proj.weight": 0.01 / m,
+                   "gate_proj.weight": 0.01 / m, "up_proj.weight": 0.01 / m,
+                   "down_proj.weight": 0.01 / m, "embed_tokens.weight": 0.01,
+                   "lm_head.weight": 0.01, "norm.weight": 0.01, "bias": 0.01}
+    expected_wd = {"q_proj.weight": 0.1 * m, "embed_tokens.weight": 0.0, "norm.weight": 0.0,
+                   "bias": 0.0, "lm_head.weight": 0.1, "k_proj.weight": 0.1 * m / c(2)}
+    seen = 0
+    for name, param in model.named_parameters():
+        suffix = next(s for s in expected_lr if name.endswith(s))
+        assert lr_of[id(param)] == pytest.approx(expected_lr[suffix]), name
+        if suffix in expected_wd:
+            assert wd_of[id(param)] == pytest.approx(expected_wd[suffix]), name
+        seen += 1
+    assert seen == sum(len(g["params"]) for g in groups) == 3 + 2 * 12  # every parameter, once
+
+
+def test_eps_is_given_per_group_only_when_asked_and_known():
+    model = tiny_llama()
+    rules = get_parameterization("gqa-mup").rules(Shape(64, 2, 4, 2))
+    assert all("eps" not in g for g in param_groups_by_name(model, rules, 0.01))
+    has_eps = "eps_factor" in {f.name for f in dataclasses.fields(rules.groups["query"])}
+    groups = param_groups_by_name(model, rules, 0.01, eps=1e-8)
+    assert all(("eps" in g) == has_eps for g in groups)
+
+
+def test_unmatched_and_doubly_matched_names_are_one_error_listing_them():
+    import torch.nn as nn
+
+    model = tiny_llama()
+    model.extra = nn.Linear(3, 3, bias=False)
+    with pytest.raises(ValueError) as error:
+        roles_by_name(model, {"query": r"(q_proj|o_proj)\.weight$"})
+    text = str(error.value)
+    assert "1 parameter(s) match no role: extra.weight" in text
+    assert "model.layers.0.self_attn.o_proj.weight (query, attn_out)" in text
+    assert "model.layers.1.self_attn.o_proj.weight (query, attn_out)" in text
+
+
+def test_patterns_override_defaults_per_role():
+    import torch.nn as nn
+
+    model = tiny_llama()
+    model.extra = nn.Linear(3, 3, bias=False)
+    roles = roles_by_name(model, {"mlp_out": r"(down_proj|extra)\.weight$"})
+    assert roles["extra.weight"] == "mlp_out"
+    assert roles["model.layers.1.mlp.up_proj.weight"] == "mlp_in"
+    assert roles["model.norm.weight"] == roles["model.layers.0.input_layernorm.weight"] == "norm"
+
+
+def test_lr_shift_per_doubling_is_the_least_squares_slope_with_propagated_error():
+    from gqa_mup_ref.transfer import lr_shift_per_doubling
+
+    rows = [{"width": 64, "log2_lr_star": -7.9, "log2_lr_std": 0.3, "n_seeds": 3},
+            {"width": 256, "log2_lr_star": -10.1, "log2_lr_std": 0.6, "n_seeds": 3},
+            {"width": 128, "log2_lr_star": -9.0, "log2_lr_std": 0.0, "n_seeds": 3}]
+    out = lr_shift_per_doubling(rows)
+    # x = 6, 7, 8: the slope is (y₂₅₆ − y₆₄) / 2 and its variance (se₆₄² + se₂₅₆²) / 4.
+    assert out["shift"] == pytest.approx((-10.1 + 7.9) / 2)
+    assert out["stderr"] == pytest.approx(math.sqrt((0.3**2 + 0.6**2) / 3) / 2)
+    with pytest.raises(ValueError, match="two or more"):
+        lr_shift_per_doubling(rows[:1])
+
+
+# ----------------------------------------------------------------------------- committed results
+
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "ch06_width_transfer"
+
+
+@pytest.mark.parametrize("param, seed", [("gqa-mup", 0), ("sp", 1)])
+def test_a_stored_width_transfer_run_reproduces(param, seed):
+    """Re-train one cheap stored run (n = 64, 200 steps, about 5 s) and compare its validation loss.
+
+    0.01 nats is a quarter of the loss difference between neighbouring learning rates near the
+    optimum; float32 sums differ between CPUs by far less.
+    """
+    from gqa_mup_ref import sweep
+    from gqa_mup_ref.train import train
+
+    configs = sweep.load_sweep_config(RESULTS / f"{param}.toml")[0]
+    config = next(c for c in configs if c.width == 64 and c.lr == 2**-8 and c.seed == seed)
+    stored = sweep.load_record(sweep.result_path(RESULTS, config))
+    fresh = train(config)
+    assert not fresh.diverged and not stored["diverged"]
+    assert fresh.val_loss == pytest.approx(stored["val_loss"], abs=0.01)
