@@ -193,7 +193,7 @@ def input_alignment(
     Trains the model like :func:`gqa_mup_ref.kv_repetition.training_update_ratios` (AdamW,
     constant LR, clip 1) and at each checkpoint step (0 = initialisation) feeds a fixed validation
     batch, captures the LayerNorm'd residual stream each block's attention reads, and reports
-    :func:`_alignment` for the repeated operators ``K⊕ = P W_K``, ``V⊕`` and for ``W_Q``. If the
+    the alignment ``‖A x‖ / (‖A‖₂ ‖x‖)`` for the repeated operators ``K⊕ = P W_K``, ``V⊕`` and for ``W_Q``. If the
     inputs come to lie along ``K⊕``'s top directions, ``align`` rises from the random baseline
     ``≈ 1/(1 + √r)`` towards 1, and a key's size is set by the spectral norm rather than by the
     typical gain.
