@@ -321,7 +321,7 @@ def decay_trajectory(config: RunConfig, role: str = "mlp_in", every: int = 10) -
             u_rms = math.sqrt(sum(float(t.double().square().sum()) for t in u)
                               / sum(t.numel() for t in u))
             rows.append({"step": step + 1, "w_rms": w_rms(), "u_rms": u_rms, "lr": eta,
-                         "weight_decay": lam, "decay_steps": elapsed, "loss": float(loss)})
+                         "weight_decay": lam, "decay_steps": elapsed, "loss": float(loss.detach())})
     return rows
 
 
