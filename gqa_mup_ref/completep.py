@@ -12,9 +12,9 @@ changes ``δF_l`` are aligned and add like a sum of equal vectors,
 
     ‖Σ_l ρ·δF_l‖ ≈ ρ·L·‖δF‖          (coherent: ∝ L·L^(−α)).
 
-:func:`branch_sums` measures both sums in a real model, with the *coherence* ``‖Σ v_l‖ / √(Σ ‖v_l‖²)``
-(1 for orthogonal summands, ``√L`` for parallel ones). :func:`depth_profile` records, per block,
-the size of the residual stream and of the block's contribution and its change after a few steps.
+:func:`depth_probe` measures both sums in a real model, with the *coherence* ``‖Σ v_l‖ / √(Σ ‖v_l‖²)``
+(1 for orthogonal summands, ``√L`` for parallel ones), and records, per block, the size of the residual
+stream and of the block's contribution and its change after a few steps.
 
 Weight decay. Decoupled AdamW updates ``W ← (1 − ηλ)·W − η·u`` (``u`` the Adam direction, entries of
 size ≲ 1). Without gradients the weight forgets its initialisation after ``≈ 1/(ηλ)`` steps (the
@@ -61,7 +61,7 @@ WEIGHT_DECAY_RESULTS = "results/ch03_weight_decay"
 
 
 def results_path(name: str):
-    """``name`` (e.g. :data:`DEPTH_LR_RESULTS`) under the repository root that holds this package."""
+    """``name`` (e.g. ``DEPTH_LR_RESULTS``) under the repository root that holds this package."""
     from pathlib import Path
 
     return Path(__file__).resolve().parents[1] / name
