@@ -51,8 +51,9 @@ PREDICTIONS = ("none", "gqa", "sqrt-r")
 
 
 def parse_multipliers(text: str | Mapping | None) -> dict[str, float]:
-    """``"key=2,value=2"`` (a row's ``lr_multipliers``) or a mapping → ``{"key": 2.0, "value": 2.0}``."""
-    if not text:
+    """``"key=2,value=2"`` (a row's ``lr_multipliers``) or a mapping → ``{"key": 2.0, "value": 2.0}``;
+    no multipliers (``""``, ``"none"``, None, ``{}``) → ``{}``."""
+    if not text or text == "none":
         return {}
     if isinstance(text, Mapping):
         return {str(k): float(v) for k, v in text.items()}

@@ -27,13 +27,14 @@ def _scan(r, seed, vertex, scan="key+value", curvature=0.1, offset=2.0):
 def test_parse_multipliers_reads_row_text_and_mappings():
     assert kt.parse_multipliers("key=0.25,value=0.25") == {"key": 0.25, "value": 0.25}
     assert kt.parse_multipliers("") == {} and kt.parse_multipliers(None) == {}
+    assert kt.parse_multipliers("none") == {}  # what analysis.tidy_rows writes for no multipliers
     assert kt.parse_multipliers({"key": 2}) == {"key": 2.0}
     with pytest.raises(ValueError, match="must look like 'key=2,value=2'"):
         kt.parse_multipliers("key")
 
 
 def test_scan_rows_sorts_runs_into_scans_and_shares_mu_one():
-    rows = [_row(1, 0, 2.0), _row(1, 0, 2.1, multipliers="key=2,value=2"),
+    rows = [_row(1, 0, 2.0, multipliers="none"), _row(1, 0, 2.1, multipliers="key=2,value=2"),
             _row(1, 0, 2.2, multipliers="key=2"), _row(1, 0, 2.3, multipliers="value=0.5"),
             _row(1, 0, 2.4, multipliers="key=2,value=4"), _row(1, 0, 2.5, multipliers="key=0")]
     assert [(r["mu"], r["val_loss"]) for r in kt.scan_rows(rows, "key+value")] == [(1, 2.0), (2, 2.1)]
