@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["ALPHABET", "Corpus", "encode", "decode", "load_corpus", "stdlib_text"]
+__all__ = ["ALPHABET", "Corpus", "encode", "decode", "load_corpus", "stdlib_text", "record_corpus"]
 
 ALPHABET = "\n" + "".join(chr(c) for c in range(32, 127))
 _INDEX = {ch: i for i, ch in enumerate(ALPHABET)}
@@ -154,6 +154,37 @@ def stdlib_text(root: str | Path | None = None) -> tuple[str, dict]:
         "characters": len(text),
     }
     return text, info
+
+
+def record_corpus(folder: str | Path, info: Mapping) -> Path:
+    """Write ``info`` (a corpus's :attr:`Corpus.info`) to ``<folder>/corpus.json``, or check it.
+
+    A run record's key does not include the corpus text, so a results folder of ``stdlib`` runs must
+    hold runs of one text only. The first call writes the file; later calls raise ValueError when the
+    stored ``sha256`` differs from ``info``'s (another Python version or distribution), naming both.
+    """
+    import json
+    import os
+    import tempfile
+
+    folder = Path(folder)
+    path = folder / "corpus.json"
+    if path.exists():
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if stored.get("sha256") != info.get("sha256"):
+            raise ValueError(
+                f"{path} records corpus sha256 {stored.get('sha256')} (Python "
+                f"{stored.get('python_version')}), but this machine's text has {info.get('sha256')} "
+                f"(Python {info.get('python_version')}); runs on different texts must not share a "
+                "results folder: use another folder (sweep --results) or the recorded Python"
+            )
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=folder, prefix=".corpus.", suffix=".tmp")
+    with os.fdopen(handle, "w", encoding="utf-8") as file:
+        json.dump(dict(info), file, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+    return path
 
 
 def _associative_recall(

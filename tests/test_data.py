@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from gqa_mup_ref.data import _INDEX, _SPACE, ALPHABET, decode, encode, load_corpus, stdlib_text
+from gqa_mup_ref.data import (_INDEX, _SPACE, ALPHABET, decode, encode, load_corpus, record_corpus,
+                              stdlib_text)
 
 
 def test_pydoc_corpus_is_english_and_split():
@@ -111,3 +112,15 @@ def test_stdlib_corpus_is_large_and_records_its_source():
     assert len(corpus.train) + len(corpus.val) == info["characters"] > 5_000_000
     assert decode(corpus.val[-2000:]) == decode(encode(text[-2000:]))
     assert "def " in decode(corpus.train[:50_000]) and "import " in decode(corpus.train[:50_000])
+
+
+def test_record_corpus_writes_once_then_refuses_another_text(tmp_path):
+    import json
+
+    info = {"sha256": "a" * 64, "python_version": "3.11.7", "files": 3}
+    path = record_corpus(tmp_path / "runs", info)
+    assert json.loads(path.read_text()) == info
+    assert record_corpus(tmp_path / "runs", dict(info, files=4)) == path  # same text: accepted
+    assert json.loads(path.read_text()) == info  # and not rewritten
+    with pytest.raises(ValueError, match="records corpus sha256 a+ .*Python 3.11.7.*bbbb.*Python 3.12.1"):
+        record_corpus(tmp_path / "runs", {"sha256": "b" * 64, "python_version": "3.12.1"})
