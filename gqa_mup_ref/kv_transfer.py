@@ -33,6 +33,7 @@ __all__ = [
     "per_seed_optima",
     "best_multiplier",
     "multiplier_shifts",
+    "multiplier_contrast",
     "predicted_shift",
     "share_reference",
     "lr_optima_per_seed",
@@ -150,6 +151,36 @@ def best_multiplier(rows: Sequence[Mapping], scan: str = "key+value", by: str | 
     """
     by = (by,) if isinstance(by, str) else tuple(by)
     return _optima_table(scan_rows(rows, scan), "mu", by, metric, window, "log2_mu_star")
+
+
+def multiplier_contrast(rows: Sequence[Mapping], high: float, low: float, scan: str = "key+value",
+                        by: str | Sequence[str] = "r", metric: str = "val_loss") -> list[dict]:
+    """Same-seed ``metric(μ = high) − metric(μ = low)`` of ``scan`` per ``by`` group (mean, sd, sem, n).
+
+    A fit-free check of where the optimum sits: negative when the larger ``μ`` is better. If the
+    best ``μ`` grows with ``r`` (as ``gqa`` and ``sqrt-r`` predict), the contrast falls with ``r``;
+    if it stays put (``none``), the contrast does not change. Pairs with a NaN (diverged) side are
+    left out and counted in ``dropped``.
+    """
+    by = (by,) if isinstance(by, str) else tuple(by)
+    cells: dict[tuple, dict[float, float]] = {}
+    for row in scan_rows(rows, scan):
+        if row["mu"] in (high, low):
+            cells.setdefault(tuple(row[k] for k in by) + (row["seed"],), {})[row["mu"]] = row[metric]
+    groups: dict[tuple, list[float]] = {}
+    dropped: dict[tuple, int] = {}
+    for key, pair in cells.items():
+        if len(pair) < 2:
+            continue
+        group = key[:-1]
+        a, b = pair[high], pair[low]
+        if isinstance(a, float) and isinstance(b, float) and math.isfinite(a) and math.isfinite(b):
+            groups.setdefault(group, []).append(a - b)
+        else:
+            dropped[group] = dropped.get(group, 0) + 1
+            groups.setdefault(group, [])
+    return [dict(zip(by, g)) | _spread(groups[g]) | {"dropped": dropped.get(g, 0)}
+            for g in sorted(groups, key=lambda t: tuple(_order(v) for v in t))]
 
 
 def predicted_shift(kv_factor: str, r: float) -> float:

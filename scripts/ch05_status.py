@@ -95,6 +95,19 @@ def multiplier_tables(rows):
             "seeds": b["n_seeds"], "per seed": ", ".join(f"{v:+.2f}" for v in b["per_seed"].values()),
             "at edge": "yes" if b["at_edge"] else "",
         } for b in best], ["r", "log₂ μ*", "sem", "seeds", "per seed", "at edge"]))
+        contrasts = []
+        for high, low in ((2.0, 0.5), (4.0, 1.0), (8.0, 2.0)):
+            for c in kv_transfer.multiplier_contrast(rows, high, low, scan):
+                if c["n"]:
+                    contrasts.append({"μ pair": f"{high:g} vs {low:g}", "r": c["r"],
+                                      "loss(high) − loss(low)": _pm(c["mean"], c["sd"], 4),
+                                      "sem": f"{c['sem']:.4f}" if math.isfinite(c["sem"]) else "–",
+                                      "pairs": c["n"], "dropped": c["dropped"]})
+        if contrasts:
+            text.append(f"\nfit-free contrast ({scan}): same-seed val loss at the larger μ minus at "
+                        "the smaller (falls with r if the best μ grows with r):\n\n")
+            text.append(_md(contrasts, ["μ pair", "r", "loss(high) − loss(low)", "sem", "pairs",
+                                        "dropped"]))
         if any(b["r"] == 1 and b["n_seeds"] for b in best) and len(best) > 1:
             shifts = kv_transfer.multiplier_shifts(rows, scan)
             text.append(f"\nshift log₂ μ*(r) − log₂ μ*(1) ({scan}; same-seed pairs) beside the "

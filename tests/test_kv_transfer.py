@@ -102,3 +102,17 @@ def test_lr_shifts_share_r_one_between_factors():
     optima = {(o["kv_factor"], o["r"]): o for o in kt.lr_optima_per_seed(kt.share_reference(rows))}
     assert optima[("sqrt-r", 1)]["log2_lr_star"] == pytest.approx(-7.1)
     assert ("sqrt-r", 4) not in optima
+
+
+def test_multiplier_contrast_pairs_seeds_without_a_fit():
+    # r = 1 vertex at 0: loss(mu=2) - loss(mu=1/2) = 0.1*(1 - 1) = 0; r = 16 vertex at 1:
+    # 0.1*((1-1)^2 - (-1-1)^2) = -0.4 for every seed, whatever its offset.
+    rows = (_scan(1, 0, 0.0) + _scan(1, 1, 0.0, offset=2.5)
+            + _scan(16, 0, 1.0) + _scan(16, 1, 1.0, offset=1.7) + _scan(16, 2, 1.0))
+    rows.append(_row(4, 0, float("nan"), multipliers="key=2,value=2"))
+    rows.append(_row(4, 0, 2.0, multipliers="key=0.5,value=0.5"))
+    table = {c["r"]: c for c in kt.multiplier_contrast(rows, high=2.0, low=0.5)}
+    assert table[1]["mean"] == pytest.approx(0.0) and table[1]["n"] == 2
+    assert table[16]["mean"] == pytest.approx(-0.4) and table[16]["sd"] == pytest.approx(0, abs=1e-12)
+    assert table[16]["n"] == 3
+    assert table[4]["n"] == 0 and table[4]["dropped"] == 1
