@@ -96,7 +96,7 @@ def multiplier_tables(rows):
             "at edge": "yes" if b["at_edge"] else "",
         } for b in best], ["r", "log₂ μ*", "sem", "seeds", "per seed", "at edge"]))
         contrasts = []
-        for high, low in ((2.0, 0.5), (4.0, 1.0), (8.0, 2.0)):
+        for high, low in ((1.0, 0.5), (2.0, 1.0), (2.0, 0.5), (4.0, 1.0), (8.0, 2.0)):
             for c in kv_transfer.multiplier_contrast(rows, high, low, scan):
                 if c["n"]:
                     contrasts.append({"μ pair": f"{high:g} vs {low:g}", "r": c["r"],
