@@ -7,6 +7,12 @@ text needs attention (to copy identifiers, close brackets, continue words seen b
 sharper learning-rate curves than synthetic languages. The text differs slightly between Python
 versions: ``Corpus.fingerprint`` identifies the exact bytes, and experiments print robust summaries.
 
+``load_corpus("stdlib")`` is the Python standard library's own source text (every ``*.py`` file under
+the running interpreter's ``stdlib`` folder, ``site-packages`` left out, concatenated in sorted order
+of their relative paths): tens of MB on every machine with a full Python, enough that a run of a
+few million tokens does not repeat its data. It depends on the Python version and distribution, so
+``Corpus.info`` records the SHA-256 of the text, the Python version, the folder and the file count.
+
 ``load_corpus("recall")`` is a synthetic associative-recall language where attention must do the
 work, with a known entropy floor. ``load_corpus(path)`` reads any local UTF-8 text file.
 
@@ -18,21 +24,29 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+import platform
+import sysconfig
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
-__all__ = ["ALPHABET", "Corpus", "encode", "decode", "load_corpus"]
+__all__ = ["ALPHABET", "Corpus", "encode", "decode", "load_corpus", "stdlib_text", "record_corpus"]
 
 ALPHABET = "\n" + "".join(chr(c) for c in range(32, 127))
 _INDEX = {ch: i for i, ch in enumerate(ALPHABET)}
 _SPACE = _INDEX[" "]
+# Token id of every ASCII code point (outside the alphabet: a space); code points ≥ 128 are spaces too.
+_ASCII_TABLE = np.array([_INDEX.get(chr(c), _SPACE) for c in range(128)], dtype=np.uint8)
 
 
 def encode(text: str) -> torch.Tensor:
     """Characters to token ids; tabs and anything outside the alphabet become spaces."""
-    return torch.tensor([_INDEX.get(ch, _SPACE) for ch in text], dtype=torch.uint8)
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    tokens = np.where(codes < 128, _ASCII_TABLE[np.minimum(codes, 127)], _SPACE).astype(np.uint8)
+    return torch.from_numpy(tokens)
 
 
 def decode(tokens: torch.Tensor) -> str:
@@ -48,6 +62,8 @@ class Corpus:
     val: torch.Tensor
     vocab_size: int
     entropy_floor: float | None = None  # nats per token, where known
+    # Where the text came from, where it varies between machines (``stdlib``: sha256, python_version…)
+    info: Mapping = field(default_factory=dict, compare=False)
 
     @property
     def fingerprint(self) -> str:
@@ -73,7 +89,7 @@ class Corpus:
 
 
 def load_corpus(source: str = "pydoc", val_fraction: float = 0.1, seed: int = 0) -> Corpus:
-    """``"pydoc"``, ``"recall"`` or a path to a local text file; see the module docstring."""
+    """``"pydoc"``, ``"recall"``, ``"stdlib"`` or a path to a local text file; see the module docstring."""
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction={val_fraction} must be between 0 and 1")
     if source == "pydoc":
@@ -81,17 +97,94 @@ def load_corpus(source: str = "pydoc", val_fraction: float = 0.1, seed: int = 0)
 
         tokens = encode("\n\n".join(topics[key] for key in sorted(topics)))
         floor = None
+    elif source == "stdlib":
+        text, info = stdlib_text()
+        n_val = max(1, int(len(text) * val_fraction))
+        tokens = encode(text)
+        return Corpus(source, tokens[:-n_val], tokens[-n_val:], len(ALPHABET), None, info)
     elif source == "recall":
         tokens, floor = _associative_recall(seed=seed)
     else:
         path = Path(source)
         if not path.is_file():
             raise ValueError(
-                f"data source {source!r} is neither 'pydoc', 'recall' nor an existing text file"
+                f"data source {source!r} is neither 'pydoc', 'recall', 'stdlib' nor an existing "
+                "text file"
             )
         tokens, floor = encode(path.read_text(encoding="utf-8", errors="replace")), None
     n_val = max(1, int(len(tokens) * val_fraction))
     return Corpus(source, tokens[:-n_val], tokens[-n_val:], len(ALPHABET), floor)
+
+
+def stdlib_text(root: str | Path | None = None) -> tuple[str, dict]:
+    """The standard library's source text and where it came from: ``(text, info)``.
+
+    ``root`` defaults to the running interpreter's ``sysconfig`` ``stdlib`` folder. Every ``*.py``
+    file below it, except those under ``site-packages``/``dist-packages`` (installed third-party
+    code) and ``__pycache__``, is read as UTF-8 (undecodable bytes replaced) in sorted order of its
+    relative POSIX path, and the files are joined by a blank line. ``info`` holds ``sha256`` (of
+    the text as UTF-8), ``python_version``, ``root``, ``files`` and ``characters``: two machines
+    train on the same data exactly when the ``sha256`` agree.
+    """
+    folder = Path(root) if root is not None else Path(sysconfig.get_paths()["stdlib"])
+    if not folder.is_dir():
+        raise ValueError(
+            f"the standard library folder {str(folder)!r} does not exist, so data='stdlib' cannot "
+            "be built here; use a full Python install (not an embedded or .pyc-only one) or "
+            "data='pydoc'"
+        )
+    skip = {"site-packages", "dist-packages", "__pycache__"}
+    paths = sorted(
+        (p.relative_to(folder).as_posix(), p)
+        for p in folder.rglob("*.py")
+        if p.is_file() and not skip.intersection(p.relative_to(folder).parts)
+    )
+    if not paths:
+        raise ValueError(
+            f"the standard library folder {str(folder)!r} holds no .py source files, so "
+            "data='stdlib' cannot be built here; use a Python install that ships its sources "
+            "or data='pydoc'"
+        )
+    text = "\n\n".join(p.read_text(encoding="utf-8", errors="replace") for _, p in paths)
+    info = {
+        "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        "python_version": platform.python_version(),
+        "root": str(folder),
+        "files": len(paths),
+        "characters": len(text),
+    }
+    return text, info
+
+
+def record_corpus(folder: str | Path, info: Mapping) -> Path:
+    """Write ``info`` (a corpus's :attr:`Corpus.info`) to ``<folder>/corpus.json``, or check it.
+
+    A run record's key does not include the corpus text, so a results folder of ``stdlib`` runs must
+    hold runs of one text only. The first call writes the file; later calls raise ValueError when the
+    stored ``sha256`` differs from ``info``'s (another Python version or distribution), naming both.
+    """
+    import json
+    import os
+    import tempfile
+
+    folder = Path(folder)
+    path = folder / "corpus.json"
+    if path.exists():
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if stored.get("sha256") != info.get("sha256"):
+            raise ValueError(
+                f"{path} records corpus sha256 {stored.get('sha256')} (Python "
+                f"{stored.get('python_version')}), but this machine's text has {info.get('sha256')} "
+                f"(Python {info.get('python_version')}); runs on different texts must not share a "
+                "results folder: use another folder (sweep --results) or the recorded Python"
+            )
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=folder, prefix=".corpus.", suffix=".tmp")
+    with os.fdopen(handle, "w", encoding="utf-8") as file:
+        json.dump(dict(info), file, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+    return path
 
 
 def _associative_recall(

@@ -1,0 +1,262 @@
+"""Does the learning rate transfer across the number of KV heads? The analysis of chapter 5's sweeps.
+
+Two kinds of sweep answer it (see ``results/ch05_*``):
+
+* **Multiplier scans** under plain μP: the key, the value or both LRs multiplied by ``μ`` on top of
+  the rules (``RunConfig.lr_multipliers``) at a fixed global LR. :func:`best_multiplier` fits the best
+  ``log₂ μ*`` per ``r`` *per seed*; :func:`multiplier_shifts` compares each ``r`` with ``r = 1``
+  seed by seed. The three invariants of chapter 2 predict the shift ``log₂ μ*(r) − log₂ μ*(1)``:
+  ``0`` (``none``), ``log₂ c(r)`` (``gqa``) and ``log₂ √r`` (``sqrt-r``), read from
+  :data:`gqa_mup_ref.parameterization.KV_FACTORS` by :func:`predicted_shift`.
+* **Global-LR curves** under each key/value factor: "transfer" means the best global LR does not move
+  with ``r``. :func:`lr_optima_per_seed` and :func:`lr_shifts` do the same per-seed fit and same-seed
+  comparison with ``r = 1``, which all factors share (:func:`share_reference`).
+
+Every fit is :func:`gqa_mup_ref.analysis.find_optimum` (a parabola in ``log₂`` around the argmin), one
+seed at a time, so the uncertainty is the spread over seeds (sd, and sem = sd/√n). Rows are those of
+:func:`gqa_mup_ref.analysis.tidy_rows`. Needs neither torch nor a results folder.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+
+from .analysis import _order, find_optimum
+
+__all__ = [
+    "SCANS",
+    "PREDICTIONS",
+    "parse_multipliers",
+    "scan_rows",
+    "per_seed_optima",
+    "best_multiplier",
+    "multiplier_shifts",
+    "multiplier_contrast",
+    "predicted_shift",
+    "share_reference",
+    "lr_optima_per_seed",
+    "lr_shifts",
+]
+
+SCANS: dict[str, tuple[str, ...]] = {
+    "key+value": ("key", "value"),
+    "key": ("key",),
+    "value": ("value",),
+}
+"""Which roles a scan multiplies by the same ``μ``."""
+
+PREDICTIONS = ("none", "gqa", "sqrt-r")
+"""The key/value factors of chapter 2's three invariants, in the order the tables show them."""
+
+
+def parse_multipliers(text: str | Mapping | None) -> dict[str, float]:
+    """``"key=2,value=2"`` (a row's ``lr_multipliers``) or a mapping → ``{"key": 2.0, "value": 2.0}``;
+    no multipliers (``""``, ``"none"``, None, ``{}``) → ``{}``."""
+    if not text or text == "none":
+        return {}
+    if isinstance(text, Mapping):
+        return {str(k): float(v) for k, v in text.items()}
+    out = {}
+    for part in str(text).split(","):
+        role, sep, factor = part.partition("=")
+        if not sep:
+            raise ValueError(f"lr_multipliers text {text!r} must look like 'key=2,value=2'")
+        out[role.strip()] = float(factor)
+    return out
+
+
+def _scan_mu(multipliers: Mapping[str, float], scan: str) -> float | None:
+    """``μ`` when ``multipliers`` is a point of ``scan`` (no multipliers: ``μ = 1``), else None."""
+    roles = SCANS[scan]
+    if not multipliers:
+        return 1.0
+    if set(multipliers) != set(roles) or len(set(multipliers.values())) != 1:
+        return None
+    return next(iter(multipliers.values()))
+
+
+def scan_rows(rows: Iterable[Mapping], scan: str) -> list[dict]:
+    """The rows that belong to ``scan`` (the run without multipliers, ``μ = 1``, belongs to every
+    scan), each with ``mu`` and ``log2_mu`` added; ``μ = 0`` (frozen) rows are left out."""
+    if scan not in SCANS:
+        raise ValueError(f"scan={scan!r}; choose one of {', '.join(SCANS)}")
+    out = []
+    for row in rows:
+        mu = _scan_mu(parse_multipliers(row.get("lr_multipliers")), scan)
+        if mu is not None and mu > 0:
+            out.append(dict(row) | {"mu": mu, "log2_mu": math.log2(mu)})
+    return out
+
+
+def _spread(values: Sequence[float]) -> dict:
+    n = len(values)
+    mean = statistics.fmean(values) if n else math.nan
+    sd = statistics.stdev(values) if n > 1 else math.nan
+    return {"mean": mean, "sd": sd, "sem": sd / math.sqrt(n) if n > 1 else math.nan, "n": n}
+
+
+def per_seed_optima(xs: Sequence[float], losses: Sequence[float], seeds: Sequence[int],
+                    window: int = 2) -> dict[int, dict]:
+    """Per seed, the fitted best ``x`` (``x`` a positive factor such as an LR or ``μ``; fitted in log₂).
+
+    Returns ``{seed: {"log2": vertex, "loss": loss at the vertex, "at_edge": bool}}``; a seed with
+    fewer than three finite points is left out.
+    """
+    by_seed: dict[int, list[tuple[float, float]]] = {}
+    for x, loss, seed in zip(xs, losses, seeds, strict=True):
+        by_seed.setdefault(seed, []).append((x, loss))
+    out = {}
+    for seed in sorted(by_seed):
+        points = by_seed[seed]
+        try:
+            best = find_optimum([p[0] for p in points], [p[1] for p in points], window=window)
+        except ValueError:
+            continue
+        out[seed] = {"log2": best.log2_lr, "loss": best.loss, "at_edge": best.at_edge}
+    return out
+
+
+def _group(rows: Iterable[Mapping], by: Sequence[str]) -> dict[tuple, list[Mapping]]:
+    groups: dict[tuple, list[Mapping]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row[k] for k in by), []).append(row)
+    return dict(sorted(groups.items(), key=lambda item: tuple(_order(v) for v in item[0])))
+
+
+def _optima_table(rows: Sequence[Mapping], x: str, by: Sequence[str], metric: str, window: int,
+                  name: str) -> list[dict]:
+    out = []
+    for values, group in _group(rows, by).items():
+        fits = per_seed_optima([g[x] for g in group], [g[metric] for g in group],
+                               [g["seed"] for g in group], window)
+        spread = _spread([f["log2"] for f in fits.values()])
+        out.append(dict(zip(by, values)) | {
+            name: spread["mean"], "sd": spread["sd"], "sem": spread["sem"], "n_seeds": spread["n"],
+            "at_edge": any(f["at_edge"] for f in fits.values()),
+            "per_seed": {seed: f["log2"] for seed, f in fits.items()},
+            "loss_star": statistics.fmean(f["loss"] for f in fits.values()) if fits else math.nan,
+        })
+    return out
+
+
+def best_multiplier(rows: Sequence[Mapping], scan: str = "key+value", by: str | Sequence[str] = "r",
+                    metric: str = "val_loss", window: int = 2) -> list[dict]:
+    """Best ``log₂ μ*`` of ``scan`` for each ``by`` group (e.g. each ``r``), one fit per seed.
+
+    Each row: the ``by`` values, ``log2_mu_star`` (mean over seeds), ``sd``, ``sem``, ``n_seeds``,
+    ``at_edge`` (some seed's best ``μ`` is at the end of the grid: the true optimum may lie beyond),
+    ``per_seed`` (``{seed: log₂ μ*}``) and ``loss_star``.
+    """
+    by = (by,) if isinstance(by, str) else tuple(by)
+    return _optima_table(scan_rows(rows, scan), "mu", by, metric, window, "log2_mu_star")
+
+
+def multiplier_contrast(rows: Sequence[Mapping], high: float, low: float, scan: str = "key+value",
+                        by: str | Sequence[str] = "r", metric: str = "val_loss") -> list[dict]:
+    """Same-seed ``metric(μ = high) − metric(μ = low)`` of ``scan`` per ``by`` group (mean, sd, sem, n).
+
+    A fit-free check of where the optimum sits: negative when the larger ``μ`` is better. If the
+    best ``μ`` grows with ``r`` (as ``gqa`` and ``sqrt-r`` predict), the contrast falls with ``r``;
+    if it stays put (``none``), the contrast does not change. Pairs with a NaN (diverged) side are
+    left out and counted in ``dropped``.
+    """
+    by = (by,) if isinstance(by, str) else tuple(by)
+    cells: dict[tuple, dict[float, float]] = {}
+    for row in scan_rows(rows, scan):
+        if row["mu"] in (high, low):
+            cells.setdefault(tuple(row[k] for k in by) + (row["seed"],), {})[row["mu"]] = row[metric]
+    groups: dict[tuple, list[float]] = {}
+    dropped: dict[tuple, int] = {}
+    for key, pair in cells.items():
+        if len(pair) < 2:
+            continue
+        group = key[:-1]
+        a, b = pair[high], pair[low]
+        if isinstance(a, float) and isinstance(b, float) and math.isfinite(a) and math.isfinite(b):
+            groups.setdefault(group, []).append(a - b)
+        else:
+            dropped[group] = dropped.get(group, 0) + 1
+            groups.setdefault(group, [])
+    return [dict(zip(by, g)) | _spread(groups[g]) | {"dropped": dropped.get(g, 0)}
+            for g in sorted(groups, key=lambda t: tuple(_order(v) for v in t))]
+
+
+def predicted_shift(kv_factor: str, r: float) -> float:
+    """``log₂`` of the key/value factor ``kv_factor`` at ``r`` relative to ``r = 1``, from the rules."""
+    from .parameterization import KV_FACTORS
+    from .parameterization import r as r_symbol
+
+    if kv_factor not in KV_FACTORS:
+        raise ValueError(f"kv_factor={kv_factor!r}; choose one of {', '.join(KV_FACTORS)}")
+    expr = KV_FACTORS[kv_factor][0]
+    return math.log2(float(expr.subs(r_symbol, r)) / float(expr.subs(r_symbol, 1)))
+
+
+def _paired_shifts(table: Sequence[Mapping], name: str, by: str, reference: object,
+                   keep: Sequence[str]) -> list[dict]:
+    """Same-seed differences of ``name`` per seed between each ``by`` value and ``reference``."""
+    out = []
+    for keys, group in _group(table, keep).items():
+        base = next((g for g in group if g[by] == reference), None)
+        if base is None:
+            raise ValueError(f"no {by}={reference!r} row to compare with for {dict(zip(keep, keys))}")
+        for row in group:
+            common = sorted(set(row["per_seed"]) & set(base["per_seed"]))
+            diffs = [row["per_seed"][s] - base["per_seed"][s] for s in common]
+            spread = _spread(diffs)
+            out.append(dict(zip(keep, keys)) | {
+                by: row[by], "shift": spread["mean"], "sd": spread["sd"], "sem": spread["sem"],
+                "n_pairs": spread["n"], "at_edge": row["at_edge"] or base["at_edge"],
+            })
+    return out
+
+
+def multiplier_shifts(rows: Sequence[Mapping], scan: str = "key+value", reference_r: int = 1,
+                      metric: str = "val_loss", window: int = 2) -> list[dict]:
+    """Per ``r``: the same-seed shift ``log₂ μ*(r) − log₂ μ*(reference_r)`` (mean, sd, sem, pairs)
+    beside each invariant's prediction (columns ``pred_none``, ``pred_gqa``, ``pred_sqrt-r``)."""
+    table = best_multiplier(rows, scan, "r", metric, window)
+    shifts = _paired_shifts(table, "log2_mu_star", "r", reference_r, keep=())
+    return [s | {f"pred_{k}": predicted_shift(k, s["r"]) - predicted_shift(k, reference_r)
+                 for k in PREDICTIONS} for s in shifts]
+
+
+def share_reference(rows: Iterable[Mapping], values: Sequence[str] = PREDICTIONS,
+                    column: str = "kv_factor", r: int = 1) -> list[dict]:
+    """The rows, with each ``r = 1`` row copied under every ``column`` value in ``values``.
+
+    At ``r = 1`` every candidate factor is 1, so a sweep runs ``r = 1`` once; copying those rows
+    makes every factor's curve start from the same measured point.
+    """
+    out = []
+    for row in rows:
+        if row["r"] == r:
+            out.extend(dict(row) | {column: value} for value in values)
+        else:
+            out.append(dict(row))
+    return out
+
+
+def lr_optima_per_seed(rows: Sequence[Mapping], by: str | Sequence[str] = ("kv_factor", "r"),
+                       metric: str = "val_loss", window: int = 2) -> list[dict]:
+    """Best ``log₂ lr*`` per ``by`` group, one fit per seed: like :func:`best_multiplier` for the
+    global LR (column ``log2_lr_star``)."""
+    by = (by,) if isinstance(by, str) else tuple(by)
+    return _optima_table(rows, "lr", by, metric, window, "log2_lr_star")
+
+
+def lr_shifts(rows: Sequence[Mapping], column: str = "kv_factor", reference_r: int = 1,
+              metric: str = "val_loss", window: int = 2) -> list[dict]:
+    """Per ``column`` value and ``r``: the same-seed shift ``log₂ lr*(r) − log₂ lr*(reference_r)``.
+
+    A factor under which the LR transfers has shifts near 0 at every ``r``. The ``reference_r``
+    rows are shared by every ``column`` value (:func:`share_reference`) when only one was run.
+    """
+    values = sorted({row[column] for row in rows if row["r"] != reference_r}, key=str)
+    run_at_reference = {row[column] for row in rows if row["r"] == reference_r}
+    shared = (share_reference(rows, values, column, reference_r)
+              if len(run_at_reference) == 1 and values else list(rows))
+    table = lr_optima_per_seed(shared, (column, "r"), metric, window)
+    return _paired_shifts(table, "log2_lr_star", "r", reference_r, keep=(column,))

@@ -1,0 +1,89 @@
+"""Chapter 5's experiment definitions: the sweep files say what the issue asks, the GPU configuration
+runs (a few steps, on CPU), and a stored run reproduces when it is re-run here."""
+
+import dataclasses
+import math
+from pathlib import Path
+
+import pytest
+
+from gqa_mup_ref import sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ["results/ch05_small_mult/sweep.toml", "results/ch05_small_mult/sweep_roles.toml",
+         "results/ch05_small_lr/sweep.toml"]
+
+
+@pytest.mark.parametrize("name", SMALL)
+def test_small_scale_sweeps_are_the_setting_where_kv_has_leverage(name):
+    configs, settings = sweep.load_sweep_config(ROOT / name)
+    assert settings["results"] == "."
+    for config in configs:
+        assert (config.width, config.depth, config.n_head, config.shape.head_dim) == (64, 2, 16, 4)
+        assert (config.context_length, config.batch_size, config.steps) == (64, 32, 400)
+        assert (config.warmup_fraction, config.schedule, config.grad_clip,
+                config.weight_decay, config.data) == (0.1, "cosine", 1.0, 0.0, "pydoc")
+        assert config.parameterization == "mup"
+    assert {c.shape.r for c in configs} == {1, 4, 16}
+    assert {c.seed for c in configs} == {0, 1, 2}
+
+
+def test_multiplier_scans_cover_the_predictions_at_a_fixed_lr():
+    configs = (sweep.load_sweep_config(ROOT / SMALL[0])[0]
+               + sweep.load_sweep_config(ROOT / SMALL[1])[0])
+    assert {c.lr for c in configs} == {2**-7} and {c.kv_factor for c in configs} == {"none"}
+    scans = {tuple(sorted(dict(c.lr_multipliers))) for c in configs if c.lr_multipliers}
+    assert scans == {("key",), ("value",), ("key", "value")}
+    mus = {f for c in configs for _, f in c.lr_multipliers}
+    # sqrt-r predicts log2 mu* = 2 at r = 16: inside the grid, with a point beyond it.
+    assert min(mus) == 0.25 and max(mus) == 8.0
+    # the first runs of the list (what the shards do first) are r = 1 and r = 16 of the key+value scan
+    first = sweep.load_sweep_config(ROOT / SMALL[0])[0][:36]
+    assert {c.shape.r for c in first} == {1, 16}
+
+
+def test_lr_sweep_runs_r_one_once_and_every_factor_elsewhere():
+    configs = sweep.load_sweep_config(ROOT / SMALL[2])[0]
+    pairs = {(c.shape.r, c.kv_factor) for c in configs}
+    assert pairs == {(1, "none")} | {(r, k) for r in (4, 16) for k in ("none", "gqa", "sqrt-r")}
+    assert sorted({round(math.log2(c.lr)) for c in configs}) == [-10, -9, -8, -7, -6, -5]
+
+
+def test_gpu_configuration_is_the_authors_r_ablation_shape_and_runs_a_few_steps_on_cpu():
+    from gqa_mup_ref.data import load_corpus
+    from gqa_mup_ref.train import train
+
+    configs, _ = sweep.load_sweep_config(ROOT / "results/ch05_gpu_r/sweep.toml")
+    shapes = {(c.width, c.depth, c.n_head, c.shape.head_dim) for c in configs}
+    assert shapes == {(384, 5, 8, 48)} and {c.shape.r for c in configs} == {1, 2, 4, 8}
+    assert {c.data for c in configs} == {"stdlib"}
+    first = configs[0]
+    tokens_seen = first.steps * first.batch_size * first.context_length
+    corpus = load_corpus("stdlib")
+    assert tokens_seen < len(corpus.train)  # no run sees its data twice on average
+    small = dataclasses.replace(configs[1], steps=2, batch_size=2, eval_batches=1)
+    result = train(small)
+    assert not result.diverged and result.steps_done == 2
+    assert abs(result.val_loss - math.log(corpus.vocab_size)) < 1.0  # near a uniform guess
+
+
+def _stored(folder):
+    directory = ROOT / folder
+    return sorted(directory.glob("*.json")) if directory.is_dir() else []
+
+
+def test_a_stored_small_scale_run_reproduces():
+    """Re-run one committed run (about 16 s) and compare: exact on the machine that made it; the
+    tolerance covers float32 differences between CPUs and torch versions."""
+    from gqa_mup_ref.config import RunConfig
+    from gqa_mup_ref.train import train
+
+    paths = [p for p in _stored("results/ch05_small_mult") if sweep.is_record_name(p.name)]
+    if not paths:
+        pytest.skip("no run of results/ch05_small_mult is committed yet; run scripts/ch05_run.sh")
+    record = sweep.load_record(paths[0])
+    result = train(RunConfig(**record["config"]))
+    assert result.diverged == record["diverged"]
+    if not record["diverged"]:
+        assert result.val_loss == pytest.approx(record["val_loss"], abs=2e-3)
+        assert result.train_loss == pytest.approx(record["train_loss"], abs=2e-3)

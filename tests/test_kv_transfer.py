@@ -1,0 +1,118 @@
+"""Chapter 5's analysis against hand-computed examples: exact parabolas, known shifts, the predictions."""
+
+import math
+
+import pytest
+
+from gqa_mup_ref import kv_transfer as kt
+
+
+def _row(r, seed, loss, lr=2**-7, multipliers="", kv_factor="none"):
+    return {"r": r, "seed": seed, "lr": lr, "val_loss": loss, "lr_multipliers": multipliers,
+            "kv_factor": kv_factor}
+
+
+def _mult_text(scan, mu):
+    if mu == 1:
+        return ""
+    return ",".join(f"{role}={mu:g}" for role in kt.SCANS[scan])
+
+
+def _scan(r, seed, vertex, scan="key+value", curvature=0.1, offset=2.0):
+    """Rows whose loss is an exact parabola in log2 mu with its minimum at ``vertex``."""
+    return [_row(r, seed, offset + curvature * (x - vertex) ** 2, multipliers=_mult_text(scan, 2.0**x))
+            for x in (-2, -1, 0, 1, 2, 3)]
+
+
+def test_parse_multipliers_reads_row_text_and_mappings():
+    assert kt.parse_multipliers("key=0.25,value=0.25") == {"key": 0.25, "value": 0.25}
+    assert kt.parse_multipliers("") == {} and kt.parse_multipliers(None) == {}
+    assert kt.parse_multipliers("none") == {}  # what analysis.tidy_rows writes for no multipliers
+    assert kt.parse_multipliers({"key": 2}) == {"key": 2.0}
+    with pytest.raises(ValueError, match="must look like 'key=2,value=2'"):
+        kt.parse_multipliers("key")
+
+
+def test_scan_rows_sorts_runs_into_scans_and_shares_mu_one():
+    rows = [_row(1, 0, 2.0, multipliers="none"), _row(1, 0, 2.1, multipliers="key=2,value=2"),
+            _row(1, 0, 2.2, multipliers="key=2"), _row(1, 0, 2.3, multipliers="value=0.5"),
+            _row(1, 0, 2.4, multipliers="key=2,value=4"), _row(1, 0, 2.5, multipliers="key=0")]
+    assert [(r["mu"], r["val_loss"]) for r in kt.scan_rows(rows, "key+value")] == [(1, 2.0), (2, 2.1)]
+    assert [(r["mu"], r["val_loss"]) for r in kt.scan_rows(rows, "key")] == [(1, 2.0), (2, 2.2)]
+    assert [(r["log2_mu"], r["val_loss"]) for r in kt.scan_rows(rows, "value")] == [(0, 2.0), (-1, 2.3)]
+    with pytest.raises(ValueError, match="scan='query'"):
+        kt.scan_rows(rows, "query")
+
+
+def test_best_multiplier_recovers_each_seeds_vertex():
+    # Exact parabolas: the 5-point fit around the argmin returns the vertex exactly.
+    rows = _scan(1, 0, 0.3) + _scan(1, 1, -0.1) + _scan(1, 2, 0.4) + _scan(4, 0, 1.2)
+    table = {t["r"]: t for t in kt.best_multiplier(rows)}
+    one = table[1]
+    assert one["per_seed"] == pytest.approx({0: 0.3, 1: -0.1, 2: 0.4})
+    assert one["log2_mu_star"] == pytest.approx(0.2)
+    sd = math.sqrt(((0.1) ** 2 + (0.3) ** 2 + (0.2) ** 2) / 2)  # deviations from 0.2
+    assert one["sd"] == pytest.approx(sd) and one["sem"] == pytest.approx(sd / math.sqrt(3))
+    assert one["n_seeds"] == 3 and not one["at_edge"] and one["loss_star"] == pytest.approx(2.0)
+    assert table[4]["n_seeds"] == 1 and math.isnan(table[4]["sd"])
+
+
+def test_best_multiplier_flags_an_optimum_at_the_end_of_the_grid():
+    table = kt.best_multiplier(_scan(16, 0, 5.0))
+    assert table[0]["at_edge"] and table[0]["log2_mu_star"] == 3
+
+
+def test_predicted_shifts_are_the_three_invariants():
+    assert kt.predicted_shift("none", 16) == 0
+    assert kt.predicted_shift("gqa", 4) == pytest.approx(math.log2(1.5))
+    assert kt.predicted_shift("gqa", 16) == pytest.approx(math.log2(2.5))
+    assert kt.predicted_shift("sqrt-r", 16) == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="kv_factor='cbrt'"):
+        kt.predicted_shift("cbrt", 4)
+
+
+def test_multiplier_shifts_pair_seeds_and_cancel_a_common_seed_offset():
+    # Each seed has its own offset (0.5, -0.4, 0.1) shared by both r; r = 16 sits 1.0 higher,
+    # 1.1 and 0.9 in two seeds: paired shifts 1.0, 1.1, 0.9 (seed 2 at r = 16 is missing).
+    rows = (_scan(1, 0, 0.5) + _scan(1, 1, -0.4) + _scan(1, 2, 0.1)
+            + _scan(16, 0, 1.5) + _scan(16, 1, 0.7) + _scan(16, 3, 0.0))
+    shifts = {s["r"]: s for s in kt.multiplier_shifts(rows)}
+    assert shifts[1]["shift"] == 0 and shifts[1]["n_pairs"] == 3
+    sixteen = shifts[16]
+    assert sixteen["n_pairs"] == 2  # seeds 0 and 1 only
+    assert sixteen["shift"] == pytest.approx(1.05)
+    assert sixteen["sd"] == pytest.approx(math.sqrt(2 * 0.05**2))
+    assert sixteen["pred_none"] == 0 and sixteen["pred_sqrt-r"] == pytest.approx(2.0)
+    assert sixteen["pred_gqa"] == pytest.approx(math.log2(2.5))
+
+
+def test_lr_shifts_share_r_one_between_factors():
+    def curve(r, seed, vertex, kv_factor):
+        return [_row(r, seed, 1.5 + 0.2 * (x - vertex) ** 2, lr=2.0**x, kv_factor=kv_factor)
+                for x in (-10, -9, -8, -7, -6, -5)]
+
+    rows = (curve(1, 0, -7.2, "none") + curve(1, 1, -7.0, "none")
+            + curve(4, 0, -7.2, "none") + curve(4, 1, -7.0, "none")  # transfers
+            + curve(4, 0, -7.7, "gqa") + curve(4, 1, -7.7, "gqa"))  # moves down by 0.5 and 0.7
+    shifts = {(s["kv_factor"], s["r"]): s for s in kt.lr_shifts(rows)}
+    assert shifts[("none", 4)]["shift"] == pytest.approx(0.0, abs=1e-9)
+    assert shifts[("gqa", 4)]["shift"] == pytest.approx(-0.6)
+    assert shifts[("gqa", 4)]["sd"] == pytest.approx(math.sqrt(2 * 0.1**2))
+    assert shifts[("gqa", 1)]["shift"] == 0  # the shared reference
+    optima = {(o["kv_factor"], o["r"]): o for o in kt.lr_optima_per_seed(kt.share_reference(rows))}
+    assert optima[("sqrt-r", 1)]["log2_lr_star"] == pytest.approx(-7.1)
+    assert ("sqrt-r", 4) not in optima
+
+
+def test_multiplier_contrast_pairs_seeds_without_a_fit():
+    # r = 1 vertex at 0: loss(mu=2) - loss(mu=1/2) = 0.1*(1 - 1) = 0; r = 16 vertex at 1:
+    # 0.1*((1-1)^2 - (-1-1)^2) = -0.4 for every seed, whatever its offset.
+    rows = (_scan(1, 0, 0.0) + _scan(1, 1, 0.0, offset=2.5)
+            + _scan(16, 0, 1.0) + _scan(16, 1, 1.0, offset=1.7) + _scan(16, 2, 1.0))
+    rows.append(_row(4, 0, float("nan"), multipliers="key=2,value=2"))
+    rows.append(_row(4, 0, 2.0, multipliers="key=0.5,value=0.5"))
+    table = {c["r"]: c for c in kt.multiplier_contrast(rows, high=2.0, low=0.5)}
+    assert table[1]["mean"] == pytest.approx(0.0) and table[1]["n"] == 2
+    assert table[16]["mean"] == pytest.approx(-0.4) and table[16]["sd"] == pytest.approx(0, abs=1e-12)
+    assert table[16]["n"] == 3
+    assert table[4]["n"] == 0 and table[4]["dropped"] == 1
