@@ -185,13 +185,11 @@ def multiplier_contrast(rows: Sequence[Mapping], high: float, low: float, scan: 
 
 def predicted_shift(kv_factor: str, r: float) -> float:
     """``log₂`` of the key/value factor ``kv_factor`` at ``r`` relative to ``r = 1``, from the rules."""
-    from .parameterization import KV_FACTORS
-    from .parameterization import r as r_symbol
+    from .parameterization import KV_FACTORS, kv_factor_value
 
     if kv_factor not in KV_FACTORS:
         raise ValueError(f"kv_factor={kv_factor!r}; choose one of {', '.join(KV_FACTORS)}")
-    expr = KV_FACTORS[kv_factor][0]
-    return math.log2(float(expr.subs(r_symbol, r)) / float(expr.subs(r_symbol, 1)))
+    return math.log2(kv_factor_value(kv_factor, r) / kv_factor_value(kv_factor, 1))
 
 
 def _paired_shifts(table: Sequence[Mapping], name: str, by: str, reference: object,

@@ -74,7 +74,7 @@ _UNRENDERED_WIDGETS = """() => [...document.querySelectorAll('script[type="appli
   .filter(s => !s.parentElement.querySelector('.jupyter-widgets, .widget-box, .widget-hbox, .widget-vbox'))
   .length"""
 
-_VISIBLE_VIEWS = """els => els.filter(e => e.offsetParent !== null).map(e => e.src || e.innerHTML.length)"""
+_VISIBLE_VIEWS = """els => els.filter(e => e.offsetParent !== null).map(e => e.src || e.innerHTML)"""
 
 _OVERFLOW = """desktop => {
   const width = document.documentElement.clientWidth;

@@ -66,7 +66,10 @@ def test_ratios_target_over_proxy_follow_the_rule_table():
         assert t[role]["lr"] == pytest.approx(ETA * c(4) / m)
         assert t[role]["lr"] / p[role]["lr"] == pytest.approx(c(4) / c(2) / m)
         assert t[role]["lr"] * t[role]["weight_decay"] == pytest.approx(ETA * LAM)  # η·λ invariant
-    assert t["embedding"] == p["embedding"]
+    # the embedding keeps everything but Adam ε, which CompleteP shrinks like the gradient (1/m)
+    assert {k: v for k, v in t["embedding"].items() if k != "eps"} == \
+        {k: v for k, v in p["embedding"].items() if k != "eps"}
+    assert t["embedding"]["eps"] / p["embedding"]["eps"] == pytest.approx(1 / m)
     assert t["unembedding"]["multiplier"] == pytest.approx(1 / m)
     assert t["unembedding"]["lr"] == ETA
     assert t["norm"]["lr"] == ETA  # α = 1: m_L^(α-1) = 1
