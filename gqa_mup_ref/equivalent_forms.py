@@ -31,6 +31,7 @@ import math
 import torch
 
 from .model import GQATransformer, RoleLinear
+from .spectral import rank_correction
 from .train import RunConfig, build
 
 __all__ = ["to_single_lr", "single_lr_groups", "compare_trajectories", "shrink_kv_init"]
@@ -94,8 +95,8 @@ def single_lr_groups(
 
 
 def shrink_kv_init(model: GQATransformer) -> None:
-    """Multiply every key and value weight by ``1/(1 + √r)`` in place (the early GQA-μP init)."""
-    scale = 1 / (1 + math.sqrt(model.config.shape.r))
+    """Multiply every key and value weight by ``1/(1 + √r) = 1/(2 c(r))`` in place (the early GQA-μP init)."""
+    scale = 1 / (2 * rank_correction(model.config.shape.r))
     with torch.no_grad():
         for _, weight in model.kv_weights():
             weight.mul_(scale)
