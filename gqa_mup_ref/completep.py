@@ -262,11 +262,7 @@ def plot_depth_coord_check(summary: Sequence[dict], steps: Sequence[int] = (1,))
                     ax.plot([r["depth"] for r in group], [r[key] for r in group],
                             "o-" if k == 0 else "o--", color=color, mfc=color if k == 0 else "white",
                             label=f"α = {alpha:g}, step {step}")
-            ax.set_xscale("log", base=2)
-            ax.set_yscale("log")
-            ax.set_xticks(depths, [str(L) for L in depths])
-            ax.set_xlabel("depth L")
-            ax.set_title(title, fontsize=9)
+            _depth_axes(ax, depths, title)
         axes[0].legend(fontsize=8)
     return fig
 
@@ -328,6 +324,15 @@ def decay_trajectory(config: RunConfig, role: str = "mlp_in", every: int = 10) -
 # ----------------------------------------------------------------------------- figures
 
 
+def _depth_axes(ax, depths, title: str) -> None:
+    """Log-log axes over depth with a tick at every measured ``L``."""
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(depths, [str(L) for L in depths])
+    ax.set_xlabel("depth L")
+    ax.set_title(title, fontsize=9)
+
+
 def _alpha_colors(alphas) -> dict:
     from .plots import PALETTE
 
@@ -360,11 +365,7 @@ def plot_branch_sums(probes: Sequence[dict]):
         titles = ["init: RMS of Σ ρ·F_l", "one step: RMS of Σ ρ·δF_l",
                   "coherence / √(2L): updates (—), init (- -)"]
         for ax, title in zip(axes, titles):
-            ax.set_xscale("log", base=2)
-            ax.set_yscale("log")
-            ax.set_xticks(depths, [str(L) for L in depths])
-            ax.set_xlabel("depth L")
-            ax.set_title(title, fontsize=9)
+            _depth_axes(ax, depths, title)
         axes[0].legend(fontsize=8)
         axes[2].legend(fontsize=8)
     return fig

@@ -49,15 +49,10 @@ _LABELS = {"query": "$W_Q$", "key": r"$K_\oplus$", "value": r"$V_\oplus$"}
 
 def _config(kv_factor: str | None, r: int, width: int, n_head: int, depth: int, lr: float, batch_size: int,
             context_length: int, seed: int, parameterization: str = "mup"):
-    from .config import RunConfig
+    from .kv_repetition import reference_config
 
-    if width % n_head or n_head % r:
-        raise ValueError(f"width={width}, n_head={n_head}, r={r}: need n_head | width and r | n_head")
-    return RunConfig(
-        parameterization=parameterization, kv_factor=kv_factor, width=width, base_width=width,
-        depth=depth, n_head=n_head, n_kv_head=n_head // r, lr=lr, batch_size=batch_size,
-        context_length=context_length, seed=seed,
-    )
+    return reference_config(parameterization, r, width, n_head, depth, lr, batch_size, context_length,
+                            seed, kv_factor)
 
 
 def _attention_inputs(model, tokens: torch.Tensor) -> list[torch.Tensor]:

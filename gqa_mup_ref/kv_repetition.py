@@ -298,6 +298,19 @@ def kv_factor_table(rs: Sequence[int]) -> list[dict]:
 # ----------------------------------------------------------------------------- a real training step
 
 
+def reference_config(parameterization: str, r: int, width: int, n_head: int, depth: int, lr: float,
+                     batch_size: int, context_length: int, seed: int, kv_factor: str | None = None):
+    """The run of chapter 2's real-model measurements: base width = ``width`` (``m = 1``), ``H_kv = H / r``."""
+    from .config import RunConfig
+
+    _check_divides(width, n_head, [r])
+    return RunConfig(
+        parameterization=parameterization, kv_factor=kv_factor, width=width, base_width=width,
+        depth=depth, n_head=n_head, n_kv_head=n_head // r, lr=lr, batch_size=batch_size,
+        context_length=context_length, seed=seed,
+    )
+
+
 def training_update_ratios(
     parameterization: str,
     r: int,
@@ -324,14 +337,10 @@ def training_update_ratios(
     sign step has ``‖ΔW‖_F = η√(entries)``, unequal stable ranks move the ratio off the prediction;
     ``adjusted`` is the prediction times ``√(srank(ΔW_Q) / srank(ΔW_K))`` (meaningful after step 1).
     """
-    from .train import RunConfig, build, optimizer_step
+    from .train import build, optimizer_step
 
-    _check_divides(width, n_head, [r])
-    config = RunConfig(
-        parameterization=parameterization, width=width, base_width=width, depth=depth,
-        n_head=n_head, n_kv_head=n_head // r, lr=lr, batch_size=batch_size,
-        context_length=context_length, seed=seed,
-    )
+    config = reference_config(parameterization, r, width, n_head, depth, lr, batch_size,
+                              context_length, seed)
     model, optimizer, corpus = build(config)
     head_dim = width // n_head
     predicted = predicted_ratio(model.parameterization.kv_factor, r)
