@@ -38,6 +38,10 @@ __all__ = [
     "share_reference",
     "lr_optima_per_seed",
     "lr_shifts",
+    "transfer_regret",
+    "T_975",
+    "confidence_interval",
+    "judge",
 ]
 
 SCANS: dict[str, tuple[str, ...]] = {
@@ -77,16 +81,17 @@ def _scan_mu(multipliers: Mapping[str, float], scan: str) -> float | None:
     return next(iter(multipliers.values()))
 
 
-def scan_rows(rows: Iterable[Mapping], scan: str) -> list[dict]:
+def scan_rows(rows: Iterable[Mapping], scan: str, frozen: bool = False) -> list[dict]:
     """The rows that belong to ``scan`` (the run without multipliers, ``μ = 1``, belongs to every
-    scan), each with ``mu`` and ``log2_mu`` added; ``μ = 0`` (frozen) rows are left out."""
+    scan), each with ``mu`` and ``log2_mu`` added; ``μ = 0`` (frozen) rows are left out unless
+    ``frozen`` (then their ``log2_mu`` is ``-inf``)."""
     if scan not in SCANS:
         raise ValueError(f"scan={scan!r}; choose one of {', '.join(SCANS)}")
     out = []
     for row in rows:
         mu = _scan_mu(parse_multipliers(row.get("lr_multipliers")), scan)
-        if mu is not None and mu > 0:
-            out.append(dict(row) | {"mu": mu, "log2_mu": math.log2(mu)})
+        if mu is not None and (mu > 0 or (frozen and mu == 0)):
+            out.append(dict(row) | {"mu": mu, "log2_mu": math.log2(mu) if mu > 0 else -math.inf})
     return out
 
 
@@ -160,11 +165,11 @@ def multiplier_contrast(rows: Sequence[Mapping], high: float, low: float, scan: 
     A fit-free check of where the optimum sits: negative when the larger ``μ`` is better. If the
     best ``μ`` grows with ``r`` (as ``gqa`` and ``sqrt-r`` predict), the contrast falls with ``r``;
     if it stays put (``none``), the contrast does not change. Pairs with a NaN (diverged) side are
-    left out and counted in ``dropped``.
+    left out and counted in ``dropped``. ``low = 0`` compares with the scanned roles frozen.
     """
     by = (by,) if isinstance(by, str) else tuple(by)
     cells: dict[tuple, dict[float, float]] = {}
-    for row in scan_rows(rows, scan):
+    for row in scan_rows(rows, scan, frozen=True):
         if row["mu"] in (high, low):
             cells.setdefault(tuple(row[k] for k in by) + (row["seed"],), {})[row["mu"]] = row[metric]
     groups: dict[tuple, list[float]] = {}
@@ -258,3 +263,76 @@ def lr_shifts(rows: Sequence[Mapping], column: str = "kv_factor", reference_r: i
               if len(run_at_reference) == 1 and values else list(rows))
     table = lr_optima_per_seed(shared, (column, "r"), metric, window)
     return _paired_shifts(table, "log2_lr_star", "r", reference_r, keep=(column,))
+
+
+T_975: dict[int, float] = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365,
+                           8: 2.306, 9: 2.262, 10: 2.228, 15: 2.131, 20: 2.086, 30: 2.042}
+"""Student's ``t`` at 97.5 % for ``df`` degrees of freedom (two-sided 95 %); missing ``df`` use the
+next smaller tabulated one, which errs wide. Tested against ``scipy.stats.t`` where it is installed."""
+
+
+def _t_975(df: int) -> float:
+    if df < 1:
+        raise ValueError(f"df={df}: a confidence interval needs at least two values (df >= 1)")
+    return T_975[max(k for k in T_975 if k <= df)]
+
+
+def confidence_interval(mean: float, sd: float, n: int) -> tuple[float, float]:
+    """The 95 % interval ``mean ± t₀.₉₇₅(n−1) · sd/√n`` of ``n`` independent values (seeds, or
+    same-seed pairs); ``(nan, nan)`` when ``n < 2`` or a value is not finite.
+
+    With three seeds ``t = 4.30``: an interval is 2.5 times as wide as ``mean ± 2·sem`` would
+    suggest, which is the honest price of three seeds.
+    """
+    if n < 2 or not (math.isfinite(mean) and math.isfinite(sd)):
+        return (math.nan, math.nan)
+    half = _t_975(n - 1) * sd / math.sqrt(n)
+    return (mean - half, mean + half)
+
+
+def judge(mean: float, sd: float, n: int, predictions: Mapping[str, float]) -> dict:
+    """Which predicted values a measured quantity (``mean``, ``sd`` over ``n`` seeds or pairs) rules
+    out at 95 %: ``{"low", "high", "consistent": [names], "excluded": [names]}``.
+
+    A prediction is *consistent* when it lies inside :func:`confidence_interval`, *excluded* when
+    outside. With no interval (``n < 2``) nothing is excluded: every prediction is consistent.
+    """
+    low, high = confidence_interval(mean, sd, n)
+    if math.isnan(low):
+        return {"low": low, "high": high, "consistent": list(predictions), "excluded": []}
+    inside = [name for name, value in predictions.items() if low <= value <= high]
+    return {"low": low, "high": high, "consistent": inside,
+            "excluded": [name for name in predictions if name not in inside]}
+
+
+def transfer_regret(rows: Sequence[Mapping], column: str = "kv_factor", reference_r: int = 1,
+                    metric: str = "val_loss") -> list[dict]:
+    """What a practitioner loses by tuning the global LR at ``reference_r`` and keeping it, per
+    ``column`` value (key/value factor) and ``r``, seed by seed, with no fit.
+
+    For each seed, ``lr₀`` is the grid point with the lowest ``metric`` at ``reference_r`` (shared by
+    every factor when only one ran there, as :func:`share_reference` assumes). The regret of factor
+    ``f`` at ``r`` is ``metric(f, r, lr₀) − min over every factor and lr of metric(r)``: zero for the
+    factor and LR that are best at ``r``, positive otherwise (a diverged run at ``lr₀`` gives ``inf``).
+    Returns ``column``, ``r`` and ``mean``, ``sd``, ``sem``, ``n`` over seeds, and ``lr0`` per seed.
+    """
+    def finite(row):
+        return isinstance(row[metric], float) and math.isfinite(row[metric])
+
+    lr0: dict[int, tuple[float, float]] = {}
+    best_at: dict[tuple, float] = {}
+    for row in filter(finite, rows):
+        seed = row["seed"]
+        if row["r"] == reference_r and (seed not in lr0 or row[metric] < lr0[seed][1]):
+            lr0[seed] = (row["lr"], row[metric])
+        best_at[(row["r"], seed)] = min(best_at.get((row["r"], seed), math.inf), row[metric])
+    regrets: dict[tuple, list[float]] = {}
+    for row in rows:
+        seed = row["seed"]
+        if row["r"] == reference_r or seed not in lr0 or row["lr"] != lr0[seed][0]:
+            continue
+        value = row[metric] if finite(row) else math.inf
+        regrets.setdefault((row[column], row["r"]), []).append(value - best_at[(row["r"], seed)])
+    return [{column: value, "r": r} | _spread(diffs)
+            | {"lr0": {seed: lr for seed, (lr, _) in sorted(lr0.items())}}
+            for (value, r), diffs in sorted(regrets.items(), key=lambda kv: (kv[0][1], str(kv[0][0])))]

@@ -21,6 +21,9 @@ __all__ = [
     "plot_lr_curves",
     "plot_optima",
     "plot_coord_check",
+    "INVARIANT_COLORS",
+    "plot_multiplier_scans",
+    "plot_shifts",
 ]
 
 # Okabe–Ito palette (colour-blind safe).
@@ -36,6 +39,9 @@ ROLE_COLORS = {
     "final_norm": "#F0E442", "unembedding": "#000000",
 }
 """Coordinate-check lines are coloured by the layer's role (Okabe–Ito), styled by block index."""
+
+INVARIANT_COLORS = {"none": "#E69F00", "gqa": "#0072B2", "sqrt-r": "#CC79A7"}
+"""Chapter 5's three key/value factors: ``none`` in μP's colour, ``gqa`` in GQA-μP's."""
 
 _EXTRA = ["#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#000000", "#F0E442"]
 
@@ -272,3 +278,109 @@ def plot_coord_check(
 def _block_index(layer: str) -> int:
     match = re.match(r"blocks\.(\d+)", layer)
     return int(match.group(1)) if match else 0
+
+
+def plot_multiplier_scans(rows: Sequence[Mapping], scan: str = "key+value", metric: str = "val_loss",
+                          predictions: Sequence[str] = ("none", "gqa", "sqrt-r")):
+    """Loss against ``log₂ μ`` of a key/value multiplier scan, one panel per ``r``.
+
+    Lines are the mean over seeds, dots single seeds, the dashed grey line the loss with the scanned
+    roles frozen (``μ = 0``) where it was run. Vertical lines mark where each invariant in
+    ``predictions`` puts the best ``μ`` at this ``r``: the measured ``r = 1`` optimum (mean over
+    seeds) moved by :func:`gqa_mup_ref.kv_transfer.predicted_shift`.
+    """
+    import matplotlib.pyplot as plt
+
+    from .kv_transfer import SCANS, best_multiplier, parse_multipliers, predicted_shift, scan_rows
+
+    scanned = scan_rows(rows, scan)
+    frozen = [row for row in rows
+              if (m := parse_multipliers(row.get("lr_multipliers"))) and set(m) == set(SCANS[scan])
+              and not any(m.values())]
+    rs = _sorted_unique(row["r"] for row in scanned)
+    best = {b["r"]: b for b in best_multiplier(scanned, scan, metric=metric)}
+    anchor = best.get(1, {}).get("log2_mu_star", math.nan)
+    with plt.rc_context(book_style()):
+        fig, axes = plt.subplots(1, len(rs), figsize=(2.9 * len(rs) + 0.6, 3.3), squeeze=False,
+                                 layout="constrained")
+        for ax, r in zip(axes[0], rs):
+            group = [row for row in scanned if row["r"] == r]
+            by_mu: dict[float, list[float]] = {}
+            for row in group:
+                if _finite(row[metric]):
+                    by_mu.setdefault(row["log2_mu"], []).append(row[metric])
+            xs = sorted(by_mu)
+            ax.plot(xs, [sum(by_mu[x]) / len(by_mu[x]) for x in xs], "-", color="black", lw=1.5)
+            ax.plot([row["log2_mu"] for row in group if _finite(row[metric])],
+                    [row[metric] for row in group if _finite(row[metric])], ".", color="black",
+                    alpha=0.45, ms=4)
+            cold = [row[metric] for row in frozen if row["r"] == r and _finite(row[metric])]
+            if cold:
+                ax.axhline(sum(cold) / len(cold), color="grey", ls="--", lw=1,
+                           label=f"{scan} frozen (μ = 0)")
+            if math.isfinite(anchor):
+                for name in predictions:
+                    ax.axvline(anchor + predicted_shift(name, r) - predicted_shift(name, 1),
+                               color=INVARIANT_COLORS.get(name, "grey"), lw=1.2, alpha=0.85,
+                               label=f"{name} predicts μ* here")
+            b = best.get(r)
+            if b and _finite(b["log2_mu_star"]):
+                ax.plot(b["log2_mu_star"], b["loss_star"], "*", ms=13, mec="black", mew=0.8,
+                        color="none" if b["at_edge"] else "black", zorder=5)
+            ax.set_title(f"r = {r:g}")
+            ax.set_xlabel(f"log₂ μ ({scan} LR)")
+        axes[0][0].set_ylabel(metric.replace("_", " ") + " (nats/token)")
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        if handles:
+            fig.legend(handles, labels, loc="outside lower center", ncol=min(4, len(handles)),
+                       fontsize=8)
+    return fig
+
+
+def plot_shifts(rows: Sequence[Mapping], hue: str | None = None, value: str = "shift",
+                predictions: Sequence[str] = ("none", "gqa", "sqrt-r"), ylabel: str = "shift (octaves)"):
+    """Same-seed shifts against ``r`` (log₂ axis) with 95 % intervals, beside predicted curves.
+
+    ``rows`` are those of :func:`gqa_mup_ref.kv_transfer.multiplier_shifts` or
+    :func:`~gqa_mup_ref.kv_transfer.lr_shifts` (columns ``r``, ``value``, ``sd``, ``n_pairs``,
+    ``at_edge``), one series per ``hue`` value; points at a grid edge are hollow. Each invariant in
+    ``predictions`` is drawn as its curve ``log₂ f(r)/f(1)``; with no predictions, a line at 0 (what
+    transfer means for an LR shift).
+    """
+    import matplotlib.pyplot as plt
+
+    from .kv_transfer import confidence_interval, predicted_shift
+
+    series = _sorted_unique(row[hue] for row in rows) if hue else [None]
+    r_max = max((row["r"] for row in rows), default=16)
+    with plt.rc_context(book_style()):
+        fig, ax = plt.subplots(figsize=(5.8, 3.5), layout="constrained")
+        grid = [2 ** (k / 8) for k in range(0, int(8 * math.log2(max(r_max, 2))) + 1)]
+        for name in predictions:
+            ax.plot(grid, [predicted_shift(name, r) for r in grid], "-", lw=1.2, alpha=0.7,
+                    color=INVARIANT_COLORS.get(name, "grey"), label=f"{name} predicts")
+        if not predictions:
+            ax.axhline(0, color="black", lw=1, label="transfer (no shift)")
+        offsets = {s: 2 ** (0.06 * (i - (len(series) - 1) / 2)) for i, s in enumerate(series)}
+        for s in series:
+            group = sorted((row for row in rows if (hue is None or row[hue] == s)
+                            and _finite(row[value])), key=lambda row: row["r"])
+            if not group:
+                continue
+            color = INVARIANT_COLORS.get(str(s), "black") if hue else "black"
+            xs = [row["r"] * offsets[s] for row in group]
+            ys = [row[value] for row in group]
+            cis = [confidence_interval(row[value], row["sd"], row["n_pairs"]) for row in group]
+            err = [[y - lo if _finite(lo) else 0 for y, (lo, _) in zip(ys, cis)],
+                   [hi - y if _finite(hi) else 0 for y, (_, hi) in zip(ys, cis)]]
+            label = f"measured ({s})" if hue else "measured"
+            ax.errorbar(xs, ys, yerr=err, fmt="--", lw=0.8, color=color, capsize=3, label=label)
+            for row, x, y in zip(group, xs, ys):
+                ax.plot(x, y, "o", ms=6, color=color, mfc="white" if row["at_edge"] else color)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(_sorted_unique(row["r"] for row in rows))
+        ax.get_xaxis().set_major_formatter(__import__("matplotlib").ticker.ScalarFormatter())
+        ax.set_xlabel("r = H / H_kv")
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=8, title="bars: 95 % interval; hollow: at grid edge", title_fontsize=8)
+    return fig

@@ -1,6 +1,7 @@
 """Chapter 5's analysis against hand-computed examples: exact parabolas, known shifts, the predictions."""
 
 import math
+import statistics
 
 import pytest
 
@@ -116,3 +117,60 @@ def test_multiplier_contrast_pairs_seeds_without_a_fit():
     assert table[16]["mean"] == pytest.approx(-0.4) and table[16]["sd"] == pytest.approx(0, abs=1e-12)
     assert table[16]["n"] == 3
     assert table[4]["n"] == 0 and table[4]["dropped"] == 1
+
+
+def test_t_quantiles_match_scipy_where_installed():
+    stats = pytest.importorskip("scipy.stats")
+    for df, t in kt.T_975.items():
+        assert t == pytest.approx(stats.t.ppf(0.975, df), abs=6e-4)
+
+
+def test_confidence_interval_is_student_t_on_the_mean():
+    values = [0.1, 0.5, 0.6]
+    mean, sd = statistics.fmean(values), statistics.stdev(values)
+    low, high = kt.confidence_interval(mean, sd, 3)
+    assert (high - low) / 2 == pytest.approx(4.303 * sd / math.sqrt(3))
+    assert (low + high) / 2 == pytest.approx(mean)
+    # df = 12 is not tabulated: the next smaller (10) is used, which is wider than the exact one
+    assert kt.confidence_interval(0.0, 1.0, 13)[1] == pytest.approx(2.228 / math.sqrt(13))
+    assert all(math.isnan(v) for v in kt.confidence_interval(0.3, math.nan, 1))
+    with pytest.raises(ValueError, match="df=0"):
+        kt._t_975(0)
+
+
+def test_judge_separates_consistent_from_excluded_predictions():
+    predictions = {"none": 0.0, "gqa": 1.32, "sqrt-r": 2.0}
+    # mean 0.1, sem 0.1 (sd 0.1*sqrt(3)): interval 0.1 ± 0.43 holds 0 only
+    verdict = kt.judge(0.1, 0.1 * math.sqrt(3), 3, predictions)
+    assert verdict["consistent"] == ["none"] and verdict["excluded"] == ["gqa", "sqrt-r"]
+    # a wide interval excludes nothing; a single value cannot exclude anything
+    assert kt.judge(1.0, 1.0, 3, predictions)["excluded"] == []
+    assert kt.judge(5.0, math.nan, 1, predictions)["consistent"] == list(predictions)
+
+
+def test_multiplier_contrast_against_frozen_roles():
+    rows = [_row(1, s, 2.0 + s / 10, multipliers="none") for s in range(3)]
+    rows += [_row(1, s, 2.3 + s / 10 + 0.01 * s, multipliers="key=0,value=0") for s in range(3)]
+    (cost,) = kt.multiplier_contrast(rows, 1.0, 0.0)
+    assert cost["mean"] == pytest.approx(-0.31) and cost["n"] == 3  # loss(1) − loss(frozen)
+    assert all(r["mu"] > 0 for r in kt.scan_rows(rows, "key+value"))  # fits never see μ = 0
+    frozen = kt.scan_rows(rows, "key+value", frozen=True)
+    assert sorted(r["log2_mu"] for r in frozen)[:3] == [-math.inf] * 3
+
+
+def test_transfer_regret_is_the_loss_at_the_reference_optimum_minus_the_best_at_r():
+    rows = []
+    for seed in (0, 1):
+        # r = 1: best at 2^-6 for seed 0, 2^-7 for seed 1
+        rows += [_row(1, seed, 2.0 + abs(x - (-6 - seed)) * 0.1, lr=2.0**x) for x in (-8, -7, -6)]
+        # r = 16: "none" best at 2^-6, "gqa" best at 2^-8 (a larger K/V factor moves it down)
+        rows += [_row(16, seed, 2.5 + abs(x + 6) * 0.1, lr=2.0**x, kv_factor="none")
+                 for x in (-8, -7, -6)]
+        rows += [_row(16, seed, 2.45 + abs(x + 8) * 0.1, lr=2.0**x, kv_factor="gqa")
+                 for x in (-8, -7, -6)]
+    rows.append(_row(16, 0, math.nan, lr=2.0**-5, kv_factor="gqa"))  # a diverged run elsewhere
+    table = {t["kv_factor"]: t for t in kt.transfer_regret(rows)}
+    # seed 0 keeps 2^-6: none 2.5 - 2.45 = 0.05, gqa 2.65 - 2.45 = 0.2;
+    # seed 1 keeps 2^-7: none 2.6 - 2.45 = 0.15, gqa 2.55 - 2.45 = 0.1
+    assert table["none"]["mean"] == pytest.approx(0.1) and table["gqa"]["mean"] == pytest.approx(0.15)
+    assert table["none"]["n"] == 2 and table["none"]["lr0"] == {0: 2**-6, 1: 2**-7}
