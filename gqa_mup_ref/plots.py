@@ -69,10 +69,15 @@ def param_label(parameterization: str, kv_factor: str | None = None) -> str:
 def param_color(label: str, order: Sequence[str] = ()) -> str:
     """The colour of a parameterization (``PARAM_COLORS``); ablation labels get the remaining colours.
 
-    ``order`` is the list of labels in the figure, so that extra labels get distinct colours.
+    ``order`` is the list of labels in the figure, so that extra labels get distinct colours. An
+    ablation label of one of chapter 5's key/value factors, ``"mup (kv=gqa)"``, gets that factor's
+    :data:`INVARIANT_COLORS` entry.
     """
     if label in PARAM_COLORS:
         return PARAM_COLORS[label]
+    kv = re.fullmatch(r".* \(kv=(.+)\)", label)
+    if kv and kv.group(1) in INVARIANT_COLORS:  # chapter 5's factors keep their colours
+        return INVARIANT_COLORS[kv.group(1)]
     extras = [lab for lab in order if lab not in PARAM_COLORS]
     index = extras.index(label) if label in extras else abs(hash(label))
     return _EXTRA[index % len(_EXTRA)]

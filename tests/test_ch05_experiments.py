@@ -49,6 +49,32 @@ def test_lr_sweep_runs_r_one_once_and_every_factor_elsewhere():
     assert sorted({round(math.log2(c.lr)) for c in configs}) == [-10, -9, -8, -7, -6, -5]
 
 
+def test_scan_at_the_r1_optimum_adds_frozen_kv_and_keeps_the_small_setting():
+    configs, settings = sweep.load_sweep_config(ROOT / "results/ch05_small_mult_lr6/sweep.toml")
+    reference = sweep.load_sweep_config(ROOT / SMALL[0])[0][0]
+    for config in configs:
+        assert config.lr == 2**-6 and config.kv_factor == "none"
+        same = dataclasses.replace(config, lr=reference.lr, lr_multipliers=reference.lr_multipliers,
+                                   n_kv_head=reference.n_kv_head, seed=reference.seed)
+        assert same == reference  # only lr, the multipliers, r and the seed differ
+    mus = sorted({dict(c.lr_multipliers).get("key", 1.0) for c in configs})
+    assert mus == [0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0]
+    assert {c.shape.r for c in configs} == {1, 4, 16} and {c.seed for c in configs} == {0, 1, 2}
+
+
+def test_d32_sweep_runs_every_factor_at_r8_around_the_pilots_lr():
+    configs, _ = sweep.load_sweep_config(ROOT / "results/ch05_wide/sweep.toml")
+    pilot, _ = sweep.load_sweep_config(ROOT / "results/ch05_wide_pilot/sweep.toml")
+    assert {(c.width, c.depth, c.n_head, c.shape.head_dim, c.base_width) for c in configs} == {
+        (256, 2, 8, 32, 64)}
+    assert {(c.shape.r, c.kv_factor) for c in configs} == {(1, "none")} | {
+        (8, k) for k in ("none", "gqa", "sqrt-r")}
+    assert sorted({round(math.log2(c.lr)) for c in configs}) == [-9, -8, -7, -6]
+    assert 2**-7 in {c.lr for c in configs} and {c.lr for c in pilot} == {2**-7}
+    assert {c.seed for c in configs} == {0, 1, 2}
+    assert [c.seed for c in configs[:16]] == [0] * 16  # a partial sweep is whole seeds
+
+
 def test_gpu_configuration_is_the_authors_r_ablation_shape_and_runs_a_few_steps_on_cpu():
     from gqa_mup_ref.data import load_corpus
     from gqa_mup_ref.train import train
@@ -72,15 +98,17 @@ def _stored(folder):
     return sorted(directory.glob("*.json")) if directory.is_dir() else []
 
 
-def test_a_stored_small_scale_run_reproduces():
+@pytest.mark.parametrize("folder", ["results/ch05_small_mult", "results/ch05_small_mult_lr6"])
+def test_a_stored_small_scale_run_reproduces(folder):
     """Re-run one committed run (about 16 s) and compare: exact on the machine that made it; the
-    tolerance covers float32 differences between CPUs and torch versions."""
+    tolerance covers float32 differences between CPUs and torch versions. The runs of
+    ch05_small_mult predate the per-role Adam ε; those of ch05_small_mult_lr6 do not."""
     from gqa_mup_ref.config import RunConfig
     from gqa_mup_ref.train import train
 
-    paths = [p for p in _stored("results/ch05_small_mult") if sweep.is_record_name(p.name)]
+    paths = [p for p in _stored(folder) if sweep.is_record_name(p.name)]
     if not paths:
-        pytest.skip("no run of results/ch05_small_mult is committed yet; run scripts/ch05_run.sh")
+        pytest.skip(f"no run of {folder} is committed yet; run scripts/ch05_run.sh")
     record = sweep.load_record(paths[0])
     result = train(RunConfig(**record["config"]))
     assert result.diverged == record["diverged"]

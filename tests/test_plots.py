@@ -73,3 +73,11 @@ def test_colours_are_fixed_per_parameterization():
     order = ["gqa-mup", "mup (kv=alt)", "mup (kv=sqrt-r)"]
     assert plots.param_color(order[1], order) != plots.param_color(order[2], order)
     assert plots.param_label("mup", "alt") == "mup (kv=alt)"
+
+
+def test_chapter5_factor_labels_keep_their_colours_everywhere():
+    from gqa_mup_ref import plots
+
+    for name, color in plots.INVARIANT_COLORS.items():
+        assert plots.param_color(plots.param_label("mup", name)) == color
+    assert plots.param_color("mup") == plots.PARAM_COLORS["mup"]
