@@ -62,14 +62,14 @@ def test_scan_at_the_r1_optimum_adds_frozen_kv_and_keeps_the_small_setting():
     assert {c.shape.r for c in configs} == {1, 4, 16} and {c.seed for c in configs} == {0, 1, 2}
 
 
-def test_d32_sweep_runs_every_factor_at_r8_around_the_pilots_lr():
+def test_d32_sweep_runs_every_factor_at_r8_above_the_pilots_lr():
     configs, _ = sweep.load_sweep_config(ROOT / "results/ch05_wide/sweep.toml")
     pilot, _ = sweep.load_sweep_config(ROOT / "results/ch05_wide_pilot/sweep.toml")
     assert {(c.width, c.depth, c.n_head, c.shape.head_dim, c.base_width) for c in configs} == {
         (256, 2, 8, 32, 64)}
     assert {(c.shape.r, c.kv_factor) for c in configs} == {(1, "none")} | {
         (8, k) for k in ("none", "gqa", "sqrt-r")}
-    assert sorted({round(math.log2(c.lr)) for c in configs}) == [-9, -8, -7, -6]
+    assert sorted({round(math.log2(c.lr)) for c in configs}) == [-7, -6, -5, -4]
     assert 2**-7 in {c.lr for c in configs} and {c.lr for c in pilot} == {2**-7}
     assert {c.seed for c in configs} == {0, 1, 2}
     assert [c.seed for c in configs[:16]] == [0] * 16  # a partial sweep is whole seeds
