@@ -372,7 +372,8 @@ def plot_shifts(rows: Sequence[Mapping], hue: str | None = None, value: str = "s
                             and _finite(row[value])), key=lambda row: row["r"])
             if not group:
                 continue
-            color = INVARIANT_COLORS.get(str(s), "black") if hue else "black"
+            color = (INVARIANT_COLORS.get(str(s)) or ["black", "#009E73", "#7F7F7F", "#8C564B"]
+                                                     [series.index(s) % 4]) if hue else "black"
             xs = [row["r"] * offsets[s] for row in group]
             ys = [row[value] for row in group]
             cis = [confidence_interval(row[value], row["sd"], row["n_pairs"]) for row in group]
@@ -383,7 +384,7 @@ def plot_shifts(rows: Sequence[Mapping], hue: str | None = None, value: str = "s
             for row, x, y in zip(group, xs, ys):
                 ax.plot(x, y, "o", ms=6, color=color, mfc="white" if row["at_edge"] else color)
         ax.set_xscale("log", base=2)
-        ax.set_xticks(_sorted_unique(row["r"] for row in rows))
+        ax.set_xticks(_sorted_unique([1] + [row["r"] for row in rows]))
         ax.get_xaxis().set_major_formatter(__import__("matplotlib").ticker.ScalarFormatter())
         ax.set_xlabel("r = H / H_kv")
         ax.set_ylabel(ylabel)

@@ -81,3 +81,52 @@ def test_chapter5_factor_labels_keep_their_colours_everywhere():
     for name, color in plots.INVARIANT_COLORS.items():
         assert plots.param_color(plots.param_label("mup", name)) == color
     assert plots.param_color("mup") == plots.PARAM_COLORS["mup"]
+
+
+def _scan_rows():
+    """Key+value scans at r = 1 and 16 (2 seeds), optimum at log₂ μ = −1, plus frozen runs."""
+    rows = []
+    for r in (1, 16):
+        for seed in (0, 1):
+            for x in (-2, -1, 0, 1, 2):
+                text = "none" if x == 0 else f"key={2.0**x:g},value={2.0**x:g}"
+                rows.append({"r": r, "seed": seed, "lr": 2**-6, "lr_multipliers": text,
+                             "val_loss": 2 + 0.1 * (x + 1) ** 2 + 0.01 * seed})
+            rows.append({"r": r, "seed": seed, "lr": 2**-6, "lr_multipliers": "key=0,value=0",
+                         "val_loss": 2.3})
+    return rows
+
+
+def test_multiplier_scans_mark_each_invariants_predicted_optimum():
+    from gqa_mup_ref import kv_transfer as kt
+
+    fig = plots.plot_multiplier_scans(_scan_rows())
+    axes = fig.axes
+    assert [ax.get_title() for ax in axes] == ["r = 1", "r = 16"]
+    vertical = {line.get_label(): line.get_xdata()[0] for line in axes[1].lines
+                if line.get_label().endswith("predicts μ* here")}
+    # anchored at the measured r = 1 optimum (−1), moved by each prediction at r = 16
+    for name in kt.PREDICTIONS:
+        assert vertical[f"{name} predicts μ* here"] == pytest.approx(-1 + kt.predicted_shift(name, 16))
+    frozen = [line for line in axes[0].lines if line.get_label().endswith("frozen (μ = 0)")]
+    assert len(frozen) == 1 and frozen[0].get_ydata()[0] == pytest.approx(2.3)
+
+
+def test_shift_plot_draws_intervals_and_prediction_curves():
+    from gqa_mup_ref import kv_transfer as kt
+
+    rows = [{"r": 4, "shift": -0.5, "sd": 0.3, "n_pairs": 3, "at_edge": False},
+            {"r": 16, "shift": -0.2, "sd": 0.6, "n_pairs": 3, "at_edge": True}]
+    fig = plots.plot_shifts(rows)
+    ax = fig.axes[0]
+    curves = {line.get_label(): line for line in ax.lines if line.get_label().endswith("predicts")}
+    assert set(curves) == {f"{k} predicts" for k in kt.PREDICTIONS}
+    gqa = curves["gqa predicts"]
+    assert gqa.get_ydata()[-1] == pytest.approx(kt.predicted_shift("gqa", 16))
+    # the r = 4 error bar spans the Student-t interval
+    low, high = kt.confidence_interval(-0.5, 0.3, 3)
+    segments = [c for c in ax.collections if hasattr(c, "get_segments")][0].get_segments()
+    assert any(seg[0][1] == pytest.approx(low) and seg[1][1] == pytest.approx(high) for seg in segments)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "4", "16"]
+    flat = plots.plot_shifts(rows, predictions=())
+    assert any(line.get_label() == "transfer (no shift)" for line in flat.axes[0].lines)
