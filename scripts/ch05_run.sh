@@ -17,7 +17,8 @@ for config in results/ch05_small_lr/sweep.toml \
               results/ch05_small_mult/sweep.toml \
               results/ch05_small_mult/sweep_roles.toml \
               results/ch05_wide_pilot/sweep.toml \
-              results/ch05_wide/sweep.toml; do
+              results/ch05_wide/sweep.toml \
+              results/ch05_wide/sweep_low.toml; do
   name=$(echo "$config" | tr '/' '_')
   for part in "$shard/2" "1/1"; do
     echo "start $(date -u +%FT%TZ) $config shard $shard part $part" >> "$log/stages_$shard.log"

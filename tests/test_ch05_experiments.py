@@ -73,6 +73,13 @@ def test_d32_sweep_runs_every_factor_at_r8_above_the_pilots_lr():
     assert 2**-7 in {c.lr for c in configs} and {c.lr for c in pilot} == {2**-7}
     assert {c.seed for c in configs} == {0, 1, 2}
     assert [c.seed for c in configs[:16]] == [0] * 16  # a partial sweep is whole seeds
+    low, _ = sweep.load_sweep_config(ROOT / "results/ch05_wide/sweep_low.toml")
+    assert {c.lr for c in low} == {2**-8} and {c.shape.r for c in low} == {8}
+    assert {c.kv_factor for c in low} == {"none", "gqa", "sqrt-r"} and len(low) == 9
+    reference = configs[0]
+    for config in low:  # only the lr, r, factor and seed differ from the main grid
+        assert dataclasses.replace(config, lr=reference.lr, n_kv_head=reference.n_kv_head,
+                                   kv_factor=reference.kv_factor, seed=reference.seed) == reference
 
 
 def test_gpu_configuration_is_the_authors_r_ablation_shape_and_runs_a_few_steps_on_cpu():
