@@ -307,13 +307,17 @@ class Parameterization:
         rules = {role: getattr(self, ROLE_RULES[role])() for role in ROLES}
         if not self.width_scaling:
             return rules, 1 / sympy.sqrt(d), sympy.Integer(1)
-        return rules, 1 / d, m_L ** (-sympy.nsimplify(self.alpha))
+        return rules, 1 / d, self._residual()
 
     # One method per row group of the rule table. Shared pieces: CompleteP's depth factor on hidden and
     # norm learning rates, μP's hidden LR 1/m, "independent" weight decay and the ε of a residual branch.
 
+    def _residual(self) -> sympy.Expr:
+        # CompleteP: the residual branch shrinks as m_L^-α ...
+        return m_L ** (-sympy.nsimplify(self.alpha))
+
     def _depth_lr(self) -> sympy.Expr:
-        # CompleteP: the residual branch shrinks as m_L^-α and hidden Adam LRs grow as m_L^(α-1).
+        # ... and hidden Adam LRs grow as m_L^(α-1).
         alpha = sympy.nsimplify(self.alpha)
         return m_L ** (alpha - 1) if alpha != 0 else sympy.Integer(1)
 
@@ -331,7 +335,7 @@ class Parameterization:
         # grow). Backpropagated signals are Θ(1/m) per coordinate (the 1/m on the logits) and a
         # residual branch multiplies its parameters' gradients by m_L^-α: ε·m⁻¹·m_L^-α inside the
         # blocks (matrices and norm gains), ε·m⁻¹ for the embedding and unembedding outside them.
-        return m_L ** (-sympy.nsimplify(self.alpha)) / m
+        return self._residual() / m
 
     def embedding_rule(self) -> SymbolicRule:
         """The ``embedding`` row: init σ₀, Adam LR η, no weight decay, multiplier 1, ε·m⁻¹.
@@ -351,9 +355,9 @@ class Parameterization:
 
         Init σ₀/√m and Adam LR η/m (fan-in and fan-out both grow with width): derived in Chapter 1,
         :doc:`Feature learning, defined by spectral norms <ch01_spectral_feature_learning>`. The depth
-        factor m_L^(α−1) on the LR, the weight decay (the LR factor's inverse) and ε·m⁻¹·m_L^(−α): Chapter 3,
-        :doc:`CompleteP: depth and weight decay from the spectral definition <ch03_completep>`.
-        For ``sp``: σ₀, η, λ.
+        factor m_L^(α−1) on the LR, the weight decay (the LR factor's inverse; λ itself for
+        ``weight_decay="fixed"``) and ε·m⁻¹·m_L^(−α): Chapter 3, :doc:`CompleteP: depth and weight decay from
+        the spectral definition <ch03_completep>`. For ``sp``: σ₀, η, λ.
         """
         one = sympy.Integer(1)
         if not self.width_scaling:
