@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "ROLES",
     "HIDDEN_ROLES",
+    "ROLE_RULES",
     "KV_FACTORS",
     "kv_factor_value",
     "PARAMETERIZATIONS",
@@ -60,6 +61,7 @@ __all__ = [
     "adamw_param_groups",
     "build_adamw",
     "rules_markdown",
+    "rule_target",
     "rules_text",
 ]
 
@@ -88,6 +90,17 @@ ROLES = (
 
 HIDDEN_ROLES = ("query", "attn_out", "mlp_in", "mlp_out")
 """Matrices whose fan-in and fan-out both grow with width (besides keys and values)."""
+
+ROLE_RULES: dict[str, str] = {
+    "embedding": "embedding_rule",
+    **{role: "hidden_rule" for role in HIDDEN_ROLES},
+    "key": "key_value_rule",
+    "value": "key_value_rule",
+    "unembedding": "unembedding_rule",
+    "norm": "norm_rule",
+}
+"""Role -> the :class:`Parameterization` method that defines its rule (and whose docstring names the chapter
+deriving it); :func:`rules_markdown` links each row of the table to it."""
 
 KV_FACTORS: dict[str, tuple[sympy.Expr, str]] = {
     "none": (sympy.Integer(1), "keys/values learn like every hidden matrix (plain μP)"),
@@ -285,43 +298,113 @@ class Parameterization:
             )
 
     def symbolic(self) -> tuple[dict[str, SymbolicRule], sympy.Expr, sympy.Expr]:
-        """``(rules per role, attention scale, residual multiplier)`` as expressions."""
-        one, zero = sympy.Integer(1), sympy.Integer(0)
+        """``(rules per role, attention scale, residual multiplier)`` as expressions.
+
+        Each role's rule comes from the method ``ROLE_RULES[role]`` names (the rule table links each row to
+        it); the logit scale is μP's ``1/d`` (``1/√d`` for ``sp``) and the residual multiplier CompleteP's
+        ``m_L^(−α)`` (:doc:`chapter 3 <ch03_completep>`).
+        """
+        rules = {role: getattr(self, ROLE_RULES[role])() for role in ROLES}
         if not self.width_scaling:
-            matrix = SymbolicRule(one, one, one, one)
-            rules = {role: matrix for role in ROLES} | {"norm": SymbolicRule(zero, one, zero, one)}
-            return rules, 1 / sympy.sqrt(d), one
+            return rules, 1 / sympy.sqrt(d), sympy.Integer(1)
+        return rules, 1 / d, self._residual()
 
+    # One method per row group of the rule table. Shared pieces: CompleteP's depth factor on hidden and
+    # norm learning rates, μP's hidden LR 1/m, "independent" weight decay and the ε of a residual branch.
+
+    def _residual(self) -> sympy.Expr:
+        # CompleteP: the residual branch shrinks as m_L^-α ...
+        return m_L ** (-sympy.nsimplify(self.alpha))
+
+    def _depth_lr(self) -> sympy.Expr:
+        # ... and hidden Adam LRs grow as m_L^(α-1).
         alpha = sympy.nsimplify(self.alpha)
-        # CompleteP: the residual branch shrinks as m_L^-α and hidden Adam LRs grow as m_L^(α-1).
-        depth_lr = m_L ** (alpha - 1) if alpha != 0 else one
-        residual = m_L ** (-alpha)
-        # μP for Adam: hidden init 1/√m (σ ∝ 1/√fan_in), LR 1/m; decay is the LR's inverse, so
-        # AdamW's per-step shrink η·λ does not change with shape ("independent weight decay").
-        hidden_lr = depth_lr / m
-        kv_lr = KV_FACTORS[self.kv_factor][0] * hidden_lr
+        return m_L ** (alpha - 1) if alpha != 0 else sympy.Integer(1)
 
-        def decay(lr: sympy.Expr) -> sympy.Expr:
-            return 1 / lr if self.weight_decay == "independent" else one
+    def _hidden_lr(self) -> sympy.Expr:
+        # μP for Adam: hidden init 1/√m (σ ∝ 1/√fan_in), LR 1/m.
+        return self._depth_lr() / m
 
+    def _decay(self, lr: sympy.Expr) -> sympy.Expr:
+        # Decay is the LR's inverse, so AdamW's per-step shrink η·λ does not change with shape
+        # ("independent weight decay"); "fixed" keeps the coefficient λ.
+        return 1 / lr if self.weight_decay == "independent" else sympy.Integer(1)
+
+    def _branch_eps(self) -> sympy.Expr:
         # Adam ε must shrink like the gradient it is added to (else it swamps √v as width or depth
         # grow). Backpropagated signals are Θ(1/m) per coordinate (the 1/m on the logits) and a
         # residual branch multiplies its parameters' gradients by m_L^-α: ε·m⁻¹·m_L^-α inside the
         # blocks (matrices and norm gains), ε·m⁻¹ for the embedding and unembedding outside them.
-        branch_eps = residual / m
-        hidden = SymbolicRule(1 / sympy.sqrt(m), hidden_lr, decay(hidden_lr), one, branch_eps)
-        key_value = SymbolicRule(1 / sympy.sqrt(m), kv_lr, decay(kv_lr), one, branch_eps)
-        rules = {
-            "embedding": SymbolicRule(one, one, zero, one, 1 / m),
-            **{role: hidden for role in HIDDEN_ROLES},
-            "key": key_value,
-            "value": key_value,
-            # Output layer: the 1/m multiplier on logits is μP's Θ(1/n) output scale, taken in the
-            # forward pass so that init and Adam LR stay width-independent.
-            "unembedding": SymbolicRule(one, one, one, 1 / m, 1 / m),
-            "norm": SymbolicRule(zero, depth_lr, zero, one, branch_eps),
-        }
-        return {role: rules[role] for role in ROLES}, 1 / d, residual
+        return self._residual() / m
+
+    def embedding_rule(self) -> SymbolicRule:
+        """The ``embedding`` row: init σ₀, Adam LR η, no weight decay, multiplier 1, ε·m⁻¹.
+
+        Its input is a one-hot token (fixed fan-in), so init and LR do not change with width. Derived in
+        Chapter 1, :doc:`Feature learning, defined by spectral norms <ch01_spectral_feature_learning>`;
+        the ε factor in Chapter 3, :doc:`CompleteP: depth and weight decay from the spectral definition
+        <ch03_completep>`. For ``sp``: σ₀, η, λ.
+        """
+        one = sympy.Integer(1)
+        if not self.width_scaling:
+            return SymbolicRule(one, one, one, one)
+        return SymbolicRule(one, one, sympy.Integer(0), one, 1 / m)
+
+    def hidden_rule(self) -> SymbolicRule:
+        """The ``query``, ``attn_out``, ``mlp_in`` and ``mlp_out`` rows (``HIDDEN_ROLES``).
+
+        Init σ₀/√m and Adam LR η/m (fan-in and fan-out both grow with width): derived in Chapter 1,
+        :doc:`Feature learning, defined by spectral norms <ch01_spectral_feature_learning>`. The depth
+        factor m_L^(α−1) on the LR, the weight decay (the LR factor's inverse; λ itself for
+        ``weight_decay="fixed"``) and ε·m⁻¹·m_L^(−α): Chapter 3, :doc:`CompleteP: depth and weight decay from
+        the spectral definition <ch03_completep>`. For ``sp``: σ₀, η, λ.
+        """
+        one = sympy.Integer(1)
+        if not self.width_scaling:
+            return SymbolicRule(one, one, one, one)
+        lr = self._hidden_lr()
+        return SymbolicRule(1 / sympy.sqrt(m), lr, self._decay(lr), one, self._branch_eps())
+
+    def key_value_rule(self) -> SymbolicRule:
+        """The ``key`` and ``value`` rows: the hidden rule with the Adam LR times the key/value factor
+        (``KV_FACTORS[kv_factor]``, ``c(r) = (√ρ + √r)/(√ρ + 1)`` for ``gqa-mup``) and the decay divided by it.
+
+        Derived in Chapter 2, :doc:`A corrected norm for repeated keys and values <ch02_corrected_norm>`
+        (``c(r)`` is :func:`gqa_mup_ref.spectral.kv_repetition_factor`); the rest as :meth:`hidden_rule`.
+        For ``sp``: σ₀, η, λ.
+        """
+        one = sympy.Integer(1)
+        if not self.width_scaling:
+            return SymbolicRule(one, one, one, one)
+        lr = KV_FACTORS[self.kv_factor][0] * self._hidden_lr()
+        return SymbolicRule(1 / sympy.sqrt(m), lr, self._decay(lr), one, self._branch_eps())
+
+    def unembedding_rule(self) -> SymbolicRule:
+        """The ``unembedding`` row: init σ₀, Adam LR η, decay λ, a 1/m multiplier on the logits, ε·m⁻¹.
+
+        The 1/m is μP's Θ(1/n) output scale taken in the forward pass, so that init and Adam LR stay
+        width-independent (for Adam the same as init and LR Θ(1/n)). Derived in Chapter 1,
+        :doc:`Feature learning, defined by spectral norms <ch01_spectral_feature_learning>`; the ε factor
+        in Chapter 3, :doc:`CompleteP: depth and weight decay from the spectral definition
+        <ch03_completep>`. For ``sp``: σ₀, η, λ, multiplier 1.
+        """
+        one = sympy.Integer(1)
+        if not self.width_scaling:
+            return SymbolicRule(one, one, one, one)
+        return SymbolicRule(one, one, one, 1 / m, 1 / m)
+
+    def norm_rule(self) -> SymbolicRule:
+        """The ``norm`` row: gains initialised to ones (init factor 0: no random part), Adam LR η·m_L^(α−1),
+        no weight decay, ε·m⁻¹·m_L^(−α).
+
+        A vector's Adam step moves each entry by Θ(η) at any width (Chapter 1); the depth factor and ε are
+        derived in Chapter 3, :doc:`CompleteP: depth and weight decay from the spectral definition
+        <ch03_completep>`. For ``sp``: LR η, no decay.
+        """
+        one, zero = sympy.Integer(1), sympy.Integer(0)
+        if not self.width_scaling:
+            return SymbolicRule(zero, one, zero, one)
+        return SymbolicRule(zero, self._depth_lr(), zero, one, self._branch_eps())
 
     def rules(self, shape: Shape, base_init_std: float = 0.02) -> Rules:
         """Evaluate every rule for ``shape``; ``base_init_std`` is σ₀."""
@@ -447,17 +530,33 @@ def _latex(expr: sympy.Expr) -> str:
     return f"${sympy.latex(sympy.factor(expr))}$"
 
 
-def _cells(role: str, values: list[str]) -> list[str]:
+def rule_target(role: str) -> str:
+    """The API reference's id for the method defining ``role``'s rule, ``ROLE_RULES[role]``.
+
+    Sphinx autodoc gives every documented object its dotted name as anchor; :func:`rules_markdown` links
+    the role to it as ``[role](#id)``, which the book (MyST) resolves to ``api_reference.html#id``.
+    """
+    if role not in ROLE_RULES:
+        raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+    return f"{__name__}.{Parameterization.__qualname__}.{ROLE_RULES[role]}"
+
+
+def _cells(role: str, values: list[str], links: bool = False) -> list[str]:
     """A table row; norm gains are initialised to ones (std 0), which the table says in words."""
-    return [role, "ones"] + values[1:] if role == "norm" else [role] + values
+    name = f"[{role}](#{rule_target(role)})" if links else role
+    return [name, "ones"] + values[1:] if role == "norm" else [name] + values
 
 
 def rules_markdown(
-    param: Parameterization | str, shape: Shape | None = None, general_head_dim: bool = False
+    param: Parameterization | str, shape: Shape | None = None, general_head_dim: bool = False,
+    links: bool = True,
 ) -> str:
     """The rule table as Markdown: formulas (LaTeX) or, given a shape, their values.
 
     Formulas assume ``H·d = n`` (``ρ = 1``) unless ``general_head_dim`` keeps ``ρ = n_q / n`` in them.
+    With ``links`` (the default, for the book) each role links to the method that defines its rule
+    (:func:`rule_target`), whose docstring names the chapter that derives it; ``links=False`` gives
+    plain role names.
     """
     param = get_parameterization(param)
     if shape is None:
@@ -465,7 +564,7 @@ def rules_markdown(
         fix = {} if general_head_dim else {rho: 1}
         rows = [
             _cells(role, [_latex(sympy.sympify(getattr(rule, f.name)).subs(fix))
-                          for f in dataclasses.fields(rule)])
+                          for f in dataclasses.fields(rule)], links)
             for role, rule in symbolic.items()
         ]
         extra = f"Attention logits × {_latex(attention)}; each residual branch × {_latex(residual)}."
@@ -474,7 +573,7 @@ def rules_markdown(
         rows = [
             _cells(role, [f"{rule.init_std / rules.base_init_std:.4g}", f"{rule.lr_factor:.4g}",
                           f"{rule.wd_factor:.4g}", f"{rule.multiplier:.4g}",
-                          f"{rule.eps_factor:.4g}"])
+                          f"{rule.eps_factor:.4g}"], links)
             for role, rule in rules.groups.items()
         ]
         extra = (f"Attention logits × {rules.attention_scale:.4g}; "

@@ -111,6 +111,7 @@ def kv_repetition_factor(r, query_ratio=1):
 
     which is :func:`rank_correction` ``(1 + √r)/2`` when ``n_q = n`` (``d = n / H``). Accepts numbers or
     ``sympy`` symbols; :mod:`gqa_mup_ref.parameterization` builds the GQA-μP key/value rule from it.
+    Derived in Chapter 2, :doc:`A corrected norm for repeated keys and values <ch02_corrected_norm>`.
     """
     if isinstance(r, sympy.Basic) or isinstance(query_ratio, sympy.Basic):
         return (sympy.sqrt(query_ratio) + sympy.sqrt(r)) / (sympy.sqrt(query_ratio) + 1)

@@ -59,6 +59,22 @@ def test_api_reference_has_highlighted_source_pages(built_book):
         "the source page is not highlighted"
 
 
+def test_rule_tables_link_each_role_to_its_api_reference_entry(built_book):
+    """Each row of a chapter's rule table (``rules_markdown``) links to the API reference's entry for the
+    method defining that role's rule, and that entry exists on the page."""
+    from gqa_mup_ref.parameterization import ROLES, rule_target
+
+    api = (built_book / "book" / "api_reference.html").read_text(encoding="utf-8")
+    link = re.compile(r'<a class="reference internal" href="api_reference\.html#([\w.]+)"[^>]*>'
+                      r'<span class="[^"]*">([a-z_]+)</span></a>')
+    for path in sorted((built_book / "book").glob("ch*.html")):
+        found = {(role, target) for target, role in link.findall(path.read_text(encoding="utf-8"))}
+        for _, target in found:
+            assert f'id="{target}"' in api, f"{path.name} links to {target}, which api_reference.html lacks"
+        if path.stem in ("ch01_spectral_feature_learning", "ch04_gqa_mup"):
+            assert found == {(role, rule_target(role)) for role in ROLES}, path.name
+
+
 def test_api_reference_lists_every_module():
     """A new module of the package must be added to book/api_reference.md."""
     page = (ROOT / "book" / "api_reference.md").read_text(encoding="utf-8")
