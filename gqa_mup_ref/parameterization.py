@@ -33,6 +33,7 @@ the CompleteP depth exponent (``0`` switches depth scaling off; Dey et al. study
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -304,6 +305,12 @@ class Parameterization:
         it); the logit scale is μP's ``1/d`` (``1/√d`` for ``sp``) and the residual multiplier CompleteP's
         ``m_L^(−α)`` (:doc:`chapter 3 <ch03_completep>`).
         """
+        rules, attention, residual = self._symbolic_once()
+        return dict(rules), attention, residual
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 (instances are frozen, few and small)
+    def _symbolic_once(self) -> tuple[dict[str, SymbolicRule], sympy.Expr, sympy.Expr]:
+        # Built once per parameterization: the sympy work is ~20 ms, and rules() is called per model.
         rules = {role: getattr(self, ROLE_RULES[role])() for role in ROLES}
         if not self.width_scaling:
             return rules, 1 / sympy.sqrt(d), sympy.Integer(1)
