@@ -286,13 +286,14 @@ def _block_index(layer: str) -> int:
 
 
 def plot_multiplier_scans(rows: Sequence[Mapping], scan: str = "key+value", metric: str = "val_loss",
-                          predictions: Sequence[str] = ("none", "gqa", "sqrt-r")):
+                          predictions: Sequence[str] = ("none", "gqa", "sqrt-r"), window: int = 2):
     """Loss against ``log₂ μ`` of a key/value multiplier scan, one panel per ``r``.
 
     Lines are the mean over seeds, dots single seeds, the dashed grey line the loss with the scanned
     roles frozen (``μ = 0``) where it was run. Vertical lines mark where each invariant in
     ``predictions`` puts the best ``μ`` at this ``r``: the measured ``r = 1`` optimum (mean over
-    seeds) moved by :func:`gqa_mup_ref.kv_transfer.predicted_shift`.
+    seeds) moved by :func:`gqa_mup_ref.kv_transfer.predicted_shift`. ``window`` is the fit's, as in
+    :func:`gqa_mup_ref.kv_transfer.best_multiplier`.
     """
     import matplotlib.pyplot as plt
 
@@ -303,7 +304,7 @@ def plot_multiplier_scans(rows: Sequence[Mapping], scan: str = "key+value", metr
               if (m := parse_multipliers(row.get("lr_multipliers"))) and set(m) == set(SCANS[scan])
               and not any(m.values())]
     rs = _sorted_unique(row["r"] for row in scanned)
-    best = {b["r"]: b for b in best_multiplier(scanned, scan, metric=metric)}
+    best = {b["r"]: b for b in best_multiplier(scanned, scan, metric=metric, window=window)}
     anchor = best.get(1, {}).get("log2_mu_star", math.nan)
     with plt.rc_context(book_style()):
         fig, axes = plt.subplots(1, len(rs), figsize=(2.9 * len(rs) + 0.6, 3.3), squeeze=False,
