@@ -306,16 +306,20 @@ def judge(mean: float, sd: float, n: int, predictions: Mapping[str, float]) -> d
 
 
 def transfer_regret(rows: Sequence[Mapping], column: str = "kv_factor", reference_r: int = 1,
-                    metric: str = "val_loss") -> list[dict]:
-    """What a practitioner loses by tuning the global LR at ``reference_r`` and keeping it, per
-    ``column`` value (key/value factor) and ``r``, seed by seed, with no fit.
+                    metric: str = "val_loss", against: str = "own") -> list[dict]:
+    """What tuning the global LR at ``reference_r`` and keeping it loses, per ``column`` value
+    (key/value factor) and ``r``, seed by seed, with no fit.
 
     For each seed, ``lr₀`` is the grid point with the lowest ``metric`` at ``reference_r`` (shared by
     every factor when only one ran there, as :func:`share_reference` assumes). The regret of factor
-    ``f`` at ``r`` is ``metric(f, r, lr₀) − min over every factor and lr of metric(r)``: zero for the
-    factor and LR that are best at ``r``, positive otherwise (a diverged run at ``lr₀`` gives ``inf``).
-    Returns ``column``, ``r`` and ``mean``, ``sd``, ``sem``, ``n`` over seeds, and ``lr0`` per seed.
+    ``f`` at ``r`` is ``metric(f, r, lr₀)`` minus the best ``metric`` at ``r``: over ``f``'s own grid
+    (``against="own"``, a fit-free test of transfer: 0 when ``lr₀`` is still ``f``'s best) or over every
+    factor and lr (``against="any"``, the practitioner's loss, which also counts a factor whose best is
+    worse). A diverged run at ``lr₀`` gives ``inf``. Returns ``column``, ``r`` and ``mean``, ``sd``,
+    ``sem``, ``n`` over seeds, and ``lr0`` per seed.
     """
+    if against not in ("own", "any"):
+        raise ValueError(f"against={against!r}; use 'own' (the factor's own best) or 'any'")
     def finite(row):
         return isinstance(row[metric], float) and math.isfinite(row[metric])
 
@@ -325,14 +329,16 @@ def transfer_regret(rows: Sequence[Mapping], column: str = "kv_factor", referenc
         seed = row["seed"]
         if row["r"] == reference_r and (seed not in lr0 or row[metric] < lr0[seed][1]):
             lr0[seed] = (row["lr"], row[metric])
-        best_at[(row["r"], seed)] = min(best_at.get((row["r"], seed), math.inf), row[metric])
+        key = (row["r"], seed) + ((row[column],) if against == "own" else ())
+        best_at[key] = min(best_at.get(key, math.inf), row[metric])
     regrets: dict[tuple, list[float]] = {}
     for row in rows:
         seed = row["seed"]
         if row["r"] == reference_r or seed not in lr0 or row["lr"] != lr0[seed][0]:
             continue
         value = row[metric] if finite(row) else math.inf
-        regrets.setdefault((row[column], row["r"]), []).append(value - best_at[(row["r"], seed)])
+        key = (row["r"], seed) + ((row[column],) if against == "own" else ())
+        regrets.setdefault((row[column], row["r"]), []).append(value - best_at[key])
     return [{column: value, "r": r} | _spread(diffs)
             | {"lr0": {seed: lr for seed, (lr, _) in sorted(lr0.items())}}
             for (value, r), diffs in sorted(regrets.items(), key=lambda kv: (kv[0][1], str(kv[0][0])))]

@@ -58,7 +58,7 @@ def test_scan_at_the_r1_optimum_adds_frozen_kv_and_keeps_the_small_setting():
                                    n_kv_head=reference.n_kv_head, seed=reference.seed)
         assert same == reference  # only lr, the multipliers, r and the seed differ
     mus = sorted({dict(c.lr_multipliers).get("key", 1.0) for c in configs})
-    assert mus == [0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0]
+    assert mus == [0.0, 0.0625, 0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0]
     assert {c.shape.r for c in configs} == {1, 4, 16} and {c.seed for c in configs} == {0, 1, 2}
 
 

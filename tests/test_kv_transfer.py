@@ -169,7 +169,13 @@ def test_transfer_regret_is_the_loss_at_the_reference_optimum_minus_the_best_at_
         rows += [_row(16, seed, 2.45 + abs(x + 8) * 0.1, lr=2.0**x, kv_factor="gqa")
                  for x in (-8, -7, -6)]
     rows.append(_row(16, 0, math.nan, lr=2.0**-5, kv_factor="gqa"))  # a diverged run elsewhere
-    table = {t["kv_factor"]: t for t in kt.transfer_regret(rows)}
+    own = {t["kv_factor"]: t for t in kt.transfer_regret(rows)}
+    # against each factor's own best: seed 0 none 2.5 - 2.5, gqa 2.65 - 2.45; seed 1 none 2.6 - 2.5,
+    # gqa 2.55 - 2.45
+    assert own["none"]["mean"] == pytest.approx(0.05) and own["gqa"]["mean"] == pytest.approx(0.15)
+    with pytest.raises(ValueError, match="against='best'"):
+        kt.transfer_regret(rows, against="best")
+    table = {t["kv_factor"]: t for t in kt.transfer_regret(rows, against="any")}
     # seed 0 keeps 2^-6: none 2.5 - 2.45 = 0.05, gqa 2.65 - 2.45 = 0.2;
     # seed 1 keeps 2^-7: none 2.6 - 2.45 = 0.15, gqa 2.55 - 2.45 = 0.1
     assert table["none"]["mean"] == pytest.approx(0.1) and table["gqa"]["mean"] == pytest.approx(0.15)
