@@ -23,7 +23,7 @@ import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 
-from .analysis import _order, find_optimum
+from .analysis import _finite, _order, _spread, find_optimum
 
 __all__ = [
     "SCANS",
@@ -93,13 +93,6 @@ def scan_rows(rows: Iterable[Mapping], scan: str, frozen: bool = False) -> list[
         if mu is not None and (mu > 0 or (frozen and mu == 0)):
             out.append(dict(row) | {"mu": mu, "log2_mu": math.log2(mu) if mu > 0 else -math.inf})
     return out
-
-
-def _spread(values: Sequence[float]) -> dict:
-    n = len(values)
-    mean = statistics.fmean(values) if n else math.nan
-    sd = statistics.stdev(values) if n > 1 else math.nan
-    return {"mean": mean, "sd": sd, "sem": sd / math.sqrt(n) if n > 1 else math.nan, "n": n}
 
 
 def per_seed_optima(xs: Sequence[float], losses: Sequence[float], seeds: Sequence[int],
@@ -320,12 +313,9 @@ def transfer_regret(rows: Sequence[Mapping], column: str = "kv_factor", referenc
     """
     if against not in ("own", "any"):
         raise ValueError(f"against={against!r}; use 'own' (the factor's own best) or 'any'")
-    def finite(row):
-        return isinstance(row[metric], float) and math.isfinite(row[metric])
-
     lr0: dict[int, tuple[float, float]] = {}
     best_at: dict[tuple, float] = {}
-    for row in filter(finite, rows):
+    for row in (row for row in rows if _finite(row[metric])):
         seed = row["seed"]
         if row["r"] == reference_r and (seed not in lr0 or row[metric] < lr0[seed][1]):
             lr0[seed] = (row["lr"], row[metric])
@@ -336,7 +326,7 @@ def transfer_regret(rows: Sequence[Mapping], column: str = "kv_factor", referenc
         seed = row["seed"]
         if row["r"] == reference_r or seed not in lr0 or row["lr"] != lr0[seed][0]:
             continue
-        value = row[metric] if finite(row) else math.inf
+        value = row[metric] if _finite(row[metric]) else math.inf
         key = (row["r"], seed) + ((row[column],) if against == "own" else ())
         regrets.setdefault((row[column], row["r"]), []).append(value - best_at[key])
     return [{column: value, "r": r} | _spread(diffs)

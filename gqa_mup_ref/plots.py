@@ -297,12 +297,10 @@ def plot_multiplier_scans(rows: Sequence[Mapping], scan: str = "key+value", metr
     """
     import matplotlib.pyplot as plt
 
-    from .kv_transfer import SCANS, best_multiplier, parse_multipliers, predicted_shift, scan_rows
+    from .kv_transfer import best_multiplier, predicted_shift, scan_rows
 
     scanned = scan_rows(rows, scan)
-    frozen = [row for row in rows
-              if (m := parse_multipliers(row.get("lr_multipliers"))) and set(m) == set(SCANS[scan])
-              and not any(m.values())]
+    frozen = [row for row in scan_rows(rows, scan, frozen=True) if row["mu"] == 0]
     rs = _sorted_unique(row["r"] for row in scanned)
     best = {b["r"]: b for b in best_multiplier(scanned, scan, metric=metric, window=window)}
     anchor = best.get(1, {}).get("log2_mu_star", math.nan)
