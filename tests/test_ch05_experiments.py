@@ -122,3 +122,62 @@ def test_a_stored_small_scale_run_reproduces(folder):
     if not record["diverged"]:
         assert result.val_loss == pytest.approx(record["val_loss"], abs=2e-3)
         assert result.train_loss == pytest.approx(record["train_loss"], abs=2e-3)
+
+
+DECISIVE = ROOT / "results/ch05_decisive"
+DECISIVE_MU = [-1.5, -1, -0.5, 0, 0.5, 0.94, 1.5]
+
+
+def _log2_mu(config):
+    factors = dict(config.lr_multipliers)
+    if not factors:
+        return 0.0
+    assert set(factors) == {"key", "value"} and factors["key"] == factors["value"]
+    return round(math.log2(factors["key"]), 2)
+
+
+def _like_d32(config, reference):
+    """Everything but lr, the multipliers, r, seed and weight decay equals ch05_wide's d = 32 run."""
+    return dataclasses.replace(config, lr=reference.lr, lr_multipliers=(), n_kv_head=reference.n_kv_head,
+                               seed=reference.seed, weight_decay=reference.weight_decay) == reference
+
+
+def test_decisive_sweeps_are_the_protocols_grid_at_the_d32_settings():
+    assert (DECISIVE / "protocol.md").is_file() and (DECISIVE / "README.md").is_file()
+    reference = sweep.load_sweep_config(ROOT / "results/ch05_wide/sweep.toml")[0][0]
+    assert (reference.n_kv_head, reference.kv_factor) == (8, "none")
+    stage0, settings = sweep.load_sweep_config(DECISIVE / "sweep_lr.toml")
+    assert settings["results"] == "."
+    assert all(_like_d32(c, reference) and not c.lr_multipliers and c.weight_decay == 0 for c in stage0)
+    assert {c.shape.r for c in stage0} == {1} and {c.seed for c in stage0} == {0, 1, 2}
+    assert sorted({math.log2(c.lr) for c in stage0}) == [-7, -6.5, -6, -5.5, -5, -4]
+    main, settings = sweep.load_sweep_config(DECISIVE / "sweep.toml")
+    assert settings["results"] == "." and len(main) == 7 * 2 * 8
+    for config in main:
+        assert _like_d32(config, reference) and config.weight_decay == 0 and config.lr == 2**-6
+        assert config.kv_factor == "none" and config.parameterization == "mup"
+    assert {c.shape.r for c in main} == {1, 8} and {c.seed for c in main} == set(range(8))
+    assert sorted({_log2_mu(c) for c in main}) == DECISIVE_MU
+    more = sweep.load_sweep_config(DECISIVE / "sweep_more_seeds.toml")[0]
+    assert {c.seed for c in more} == set(range(8, 12)) and len(more) == 7 * 2 * 4
+    assert {dataclasses.replace(c, seed=0) for c in more} == {dataclasses.replace(c, seed=0) for c in main}
+    edge = sweep.load_sweep_config(DECISIVE / "sweep_edge.toml")[0]
+    assert sorted({_log2_mu(c) for c in edge}) == [-2.5, -2] and {c.shape.r for c in edge} == {1, 8}
+    assert all(_like_d32(c, reference) and c.lr == 2**-6 for c in edge)
+    probe = sweep.load_sweep_config(DECISIVE / "sweep_probe.toml")[0]
+    assert {c.weight_decay for c in probe} == {0.05} and {c.seed for c in probe} == {0, 1, 2, 3}
+    assert sorted({_log2_mu(c) for c in probe}) == [-1, 0, 0.94] and {c.shape.r for c in probe} == {1, 8}
+    assert all(_like_d32(c, reference) and c.lr == 2**-6 for c in probe)
+
+
+def test_decisive_sweep_runs_whole_seeds_first_and_reuses_identical_committed_runs():
+    main = sweep.load_sweep_config(DECISIVE / "sweep.toml")[0]
+    for seed in range(8):  # seeds outermost: any prefix of the list is whole seeds
+        block = main[14 * seed:14 * (seed + 1)]
+        assert {c.seed for c in block} == {seed} and len({(c.shape.r, _log2_mu(c)) for c in block}) == 14
+    for name in ("sweep_lr.toml", "sweep.toml"):  # copied runs are the same configurations as ch05_wide's
+        for config in sweep.load_sweep_config(DECISIVE / name)[0]:
+            copy = sweep.result_path(DECISIVE, config)
+            if copy.exists():
+                original = sweep.result_path(ROOT / "results/ch05_wide", config)
+                assert original.exists() and sweep.load_record(copy) == sweep.load_record(original)
