@@ -16,12 +16,12 @@ import sys
 
 from . import __version__
 from .parameterization import KV_FACTORS, PARAMETERIZATIONS, Shape, get_parameterization, rules_text
+from .shapes import MAX_DEPTH, MAX_WIDTH, MIN_HEAD_DIM
 
 __all__ = ["main", "build_parser"]
 
 DESCRIPTION = ("GQA-μP reference package: per-layer rules, transfer from a tuned proxy, sweeps of "
                "training runs, their reports and coordinate checks.")
-MAX_WIDTH = 2**20  # rules: widths beyond this are typos, not models
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -64,16 +64,16 @@ def _check_rules_args(args) -> None:
             raise ValueError(f"{flag}={value} is larger than {MAX_WIDTH} (2^20); give the model "
                              "width d_model, e.g. 4096")
     for flag, value in (("--depth", args.depth), ("--base-depth", args.base_depth)):
-        if value is not None and value > 2**14:
-            raise ValueError(f"{flag}={value} is larger than {2**14}; give the number of blocks")
+        if value is not None and value > MAX_DEPTH:
+            raise ValueError(f"{flag}={value} is larger than {MAX_DEPTH}; give the number of blocks")
     if not (math.isfinite(args.base_init_std) and 0 < args.base_init_std <= 1):
         raise ValueError(f"--base-init-std={args.base_init_std} must be a finite number in (0, 1]; "
                          "the usual σ₀ is 0.02")
     if args.alpha is not None and not math.isfinite(args.alpha):
         raise ValueError(f"--alpha={args.alpha} must be finite (0, or between 0.5 and 1)")
     if getattr(args, "head_dim", None) is None and args.heads > 0 and args.width > 0 \
-            and args.width % args.heads == 0 and args.width // args.heads < 2:
-        raise ValueError(f"head dim = --width / --heads = {args.width // args.heads} is below 2; "
+            and args.width % args.heads == 0 and args.width // args.heads < MIN_HEAD_DIM:
+        raise ValueError(f"head dim = --width / --heads = {args.width // args.heads} is below {MIN_HEAD_DIM}; "
                          "use fewer heads (attention with 1-dimensional heads is degenerate)")
 
 
@@ -371,27 +371,36 @@ class _CommandsFormatter(argparse.HelpFormatter):
         self._action_max_length = max(self._action_max_length, 16)  # room for "coordcheck"
         return super()._format_action(action)
 
+
+
 def _add_transfer(subparsers) -> None:
     p = subparsers.add_parser(
         "transfer",
         help="carry LR, weight decay, init std (and ε) tuned on a proxy to a target model",
         description="Per-role absolute values for a target model from base values tuned on a proxy "
-        "(see gqa_mup_ref.transfer). PROXY and TARGET are each a local config.json "
-        "(hidden_size, num_attention_heads, num_key_value_heads, num_hidden_layers, head_dim) or an "
-        "inline spec width=256,heads=4,kv_heads=2,depth=4[,head_dim=64].",
+        "(see gqa_mup_ref.transfer). PROXY and TARGET are each a local config.json, a model folder "
+        "holding one (hidden_size, num_attention_heads, num_key_value_heads, num_hidden_layers, "
+        "head_dim), or an inline spec width=256,heads=4,kv_heads=2,depth=4[,head_dim=64]. The proxy "
+        "is assumed trained as this package trains: base depth 1 (residual multiplier 1/L); every "
+        "answer says so.",
     )
-    p.add_argument("--proxy", required=True, help="the tuned proxy: config.json or inline spec")
-    p.add_argument("--target", required=True, help="the model to train: config.json or inline spec")
+    p.add_argument("--proxy", required=True, help="the tuned proxy: config.json, folder or inline spec")
+    p.add_argument("--target", required=True, help="the model to train: config.json, folder or inline spec")
     p.add_argument("--lr", type=float, required=True, help="base Adam LR η tuned on the proxy")
     p.add_argument("--weight-decay", type=float, default=0.0, help="base weight decay λ (default 0)")
     p.add_argument("--init-std", type=float, default=0.02, help="base init std σ₀ (default 0.02)")
     p.add_argument("--eps", type=float, default=1e-8, help="base Adam ε (default 1e-8)")
     p.add_argument("--param", default="gqa-mup", choices=list(PARAMETERIZATIONS),
                    help="parameterization the proxy was tuned under (default gqa-mup)")
+    p.add_argument("--kv-factor", choices=[*KV_FACTORS, "keep"],
+                   help="key/value LR factor the proxy was tuned with and the target uses (default: "
+                   "the parameterization's own); keep: the target keeps the proxy's own "
+                   "key/value-to-hidden LR ratio")
     p.add_argument("--base-width", type=int,
                    help="base width the proxy was tuned with (default: the proxy's width, m = 1)")
     p.add_argument("--base-depth", type=int,
-                   help="base depth the proxy was tuned with (default: the proxy's depth, m_L = 1)")
+                   help="base depth the proxy was tuned with (default 1: residual multiplier 1/L, "
+                   "as `rules` and the training loop)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(func=_run_transfer)
 
@@ -400,7 +409,7 @@ def _run_transfer(args) -> int:
     from .transfer import transfer, transfer_text
 
     result = transfer(args.proxy, args.target, args.lr, args.weight_decay, args.init_std, args.eps,
-                      args.param, args.base_width, args.base_depth)
+                      args.param, args.base_width, args.base_depth, args.kv_factor)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     print(result.to_json() if args.json else transfer_text(result))

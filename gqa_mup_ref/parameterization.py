@@ -35,6 +35,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -372,18 +373,19 @@ class Parameterization:
         lr = self._hidden_lr()
         return SymbolicRule(1 / sympy.sqrt(m), lr, self._decay(lr), one, self._branch_eps())
 
-    def key_value_rule(self) -> SymbolicRule:
+    def key_value_rule(self, factor: sympy.Expr | None = None) -> SymbolicRule:
         """The ``key`` and ``value`` rows: the hidden rule with the Adam LR times the key/value factor
         (``KV_FACTORS[kv_factor]``, ``c(r) = (√ρ + √r)/(√ρ + 1)`` for ``gqa-mup``) and the decay divided by it.
 
         Derived in Chapter 2, :doc:`A corrected norm for repeated keys and values <ch02_corrected_norm>`
         (``c(r)`` is :func:`gqa_mup_ref.spectral.kv_repetition_factor`); the rest as :meth:`hidden_rule`.
-        For ``sp``: σ₀, η, λ.
+        ``factor`` replaces the key/value factor by another expression, e.g. a number held fixed (see
+        :meth:`rules`). For ``sp``: σ₀, η, λ.
         """
         one = sympy.Integer(1)
         if not self.width_scaling:
             return SymbolicRule(one, one, one, one)
-        lr = KV_FACTORS[self.kv_factor][0] * self._hidden_lr()
+        lr = (KV_FACTORS[self.kv_factor][0] if factor is None else factor) * self._hidden_lr()
         return SymbolicRule(1 / sympy.sqrt(m), lr, self._decay(lr), one, self._branch_eps())
 
     def unembedding_rule(self) -> SymbolicRule:
@@ -413,11 +415,25 @@ class Parameterization:
             return SymbolicRule(zero, one, zero, one)
         return SymbolicRule(zero, self._depth_lr(), zero, one, self._branch_eps())
 
-    def rules(self, shape: Shape, base_init_std: float = 0.02) -> Rules:
-        """Evaluate every rule for ``shape``; ``base_init_std`` is σ₀."""
+    def rules(self, shape: Shape, base_init_std: float = 0.02, kv_factor_value: float | None = None
+              ) -> Rules:
+        """Evaluate every rule for ``shape``; ``base_init_std`` is σ₀.
+
+        ``kv_factor_value`` holds the key/value factor at that number instead of evaluating
+        ``KV_FACTORS[kv_factor]`` at the shape's r: the key/value Adam LR is then
+        ``kv_factor_value × (hidden LR factor)`` and, with independent weight decay, its decay the
+        inverse. :func:`gqa_mup_ref.transfer.transfer` uses it to keep a proxy's own ratio.
+        """
         if not base_init_std > 0:
             raise ValueError(f"base_init_std={base_init_std} must be positive (0.02 is customary)")
         symbolic, attention, residual = self.symbolic()
+        kv_factor = self.kv_factor
+        if kv_factor_value is not None:
+            if not (math.isfinite(kv_factor_value) and kv_factor_value > 0):
+                raise ValueError(f"kv_factor_value={kv_factor_value} must be a finite positive number")
+            fixed = self.key_value_rule(sympy.Float(kv_factor_value))
+            symbolic["key"] = symbolic["value"] = fixed
+            kv_factor = f"fixed at {kv_factor_value:.4g}"
         values = shape.substitutions()
 
         def number(expr: sympy.Expr) -> float:
@@ -435,7 +451,7 @@ class Parameterization:
         }
         return Rules(
             parameterization=self.name,
-            kv_factor=self.kv_factor,
+            kv_factor=kv_factor,
             alpha=float(self.alpha),
             shape=shape,
             base_init_std=base_init_std,

@@ -1,10 +1,9 @@
 """Transfer hyperparameters tuned on a small proxy to a large target model, and use them in any model.
 
 **What "tuned on the proxy" means.** You trained the proxy with a parameterization (default
-``gqa-mup``) whose rules were evaluated at the proxy's shape with a *base* width and depth
-(``base_width``, ``base_depth``; by default the proxy's own, so ``m = m_L = 1`` at the proxy), and
-you searched the base values η (Adam LR), λ (weight decay), σ₀ (init std) and ε (Adam ε). Every
-role of the proxy then used ::
+``gqa-mup``) whose rules were evaluated at the proxy's shape with a *base* width and depth, and you
+searched the base values η (Adam LR), λ (weight decay), σ₀ (init std) and ε (Adam ε). Every role of
+the proxy then used ::
 
     proxy value(role) = rules(proxy)[role] × base value
 
@@ -13,13 +12,24 @@ includes σ₀). The target keeps the same base values *and the same base width 
 
     target value(role) = rules(target)[role] × base value
 
-with ``m = n_target / base_width`` and ``m_L = L_target / base_depth`` (CompleteP's depth is
-relative to the base depth). Two consequences, both tested: transferring the proxy to itself
-returns the proxy's own values exactly; and the ratio target/proxy of every value is the rule
-table's ratio (``1/m`` for hidden LRs, ``(√ρ+√r)/(√ρ+1)`` ratios for keys and values, …),
-whatever the base. If you trained the proxy with this package's defaults (``base_depth=1``),
-pass that base depth: the learning rates do not depend on it (α = 1), but the residual
-multiplier and ε do.
+with ``m = n / base_width`` and ``m_L = L / base_depth``. Two consequences, both tested:
+transferring the proxy to itself returns the proxy's own values exactly; and the ratio target/proxy
+of every value is the rule table's ratio (``1/m`` for hidden LRs, ``(√ρ+√r)/(√ρ+1)`` ratios for keys
+and values, …), whatever the base.
+
+**One depth convention.** The base depth defaults to 1, as in ``rules``, :class:`~gqa_mup_ref.config.RunConfig`
+and the GQA-μP authors' code: a proxy of depth L was trained with residual multiplier
+``m_L^(−α) = 1/L`` (α = 1). The base width defaults to the proxy's width (``m = 1`` there). A
+:class:`~gqa_mup_ref.parameterization.Shape` passed as the proxy brings its own ``base_width`` and
+``base_depth``. Every answer states the assumption (:attr:`Transfer.assumption`): the learning rates
+do not depend on the base depth (α = 1), but the residual multiplier and ε do.
+
+**Key/value factor.** ``kv_factor`` names one of
+:data:`~gqa_mup_ref.parameterization.KV_FACTORS`: the proxy was tuned with it and the target uses
+it (as ``rules --kv-factor``); ``"keep"`` keeps the proxy's own key/value-to-hidden LR ratio
+``f(r_proxy)`` of the parameterization's factor ``f`` on the target, whatever its ``r``. When
+``r`` changes a note states what the book has found about the factors so far
+(:data:`KV_EVIDENCE`) and warns beyond the range of ``r`` it tested (:data:`BOOK_TESTED_R`).
 
 The rules take the width multiplier from the model width alone, which assumes the proxy and the
 target have the same ``ρ = n_q / n`` (query width ``H·d`` over model width). When they differ the
@@ -27,10 +37,10 @@ result says so in :attr:`Transfer.notes`: W_O's fan-in is ``n_q``, so scaling it
 instead of ``n`` would give ``ρ_proxy/ρ_target`` times the printed LR (and the square root of that
 times the init std).
 
-Shapes come from a local Hugging Face style ``config.json`` (:func:`shape_from_config`) or an
-inline spec ``width=256,heads=4,kv_heads=2,depth=4[,head_dim=64]`` (:func:`parse_inline_spec`);
-nothing is downloaded. This module does not import torch except in :func:`param_groups_by_name`
-and :func:`roles_by_name`, so ``python -m gqa_mup_ref transfer`` answers quickly.
+Shapes come from :mod:`gqa_mup_ref.shapes` (a local ``config.json``, a model folder, or an inline
+spec ``width=256,heads=4,kv_heads=2,depth=4[,head_dim=64]``); nothing is downloaded. This module
+does not import torch except in :func:`param_groups_by_name` and :func:`roles_by_name`, so
+``python -m gqa_mup_ref transfer`` answers quickly.
 
 For a model this package did not define, :func:`roles_by_name` gives each parameter a role from its
 name (Llama-style names by default, :data:`LLAMA_PATTERNS`) and :func:`param_groups_by_name`
@@ -41,26 +51,26 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .parameterization import Rule, Rules, Shape, get_parameterization
+from .parameterization import (KV_FACTORS, Parameterization, Rule, Rules, Shape, get_parameterization,
+                               kv_factor_value)
+from .shapes import MAX_DEPTH, MAX_WIDTH, PACKAGE_NAMES, check_bounds, read_shape
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 __all__ = [
-    "HF_KEYS",
-    "INLINE_KEYS",
+    "BOOK_TESTED_R",
+    "KV_CHOICES",
+    "KV_EVIDENCE",
     "LLAMA_PATTERNS",
     "Transfer",
-    "parse_shape",
-    "parse_inline_spec",
-    "shape_from_config",
     "transfer",
     "transfer_text",
     "absolute_values",
@@ -69,113 +79,23 @@ __all__ = [
     "lr_shift_per_doubling",
 ]
 
-HF_KEYS = {
-    "width": "hidden_size",
-    "n_head": "num_attention_heads",
-    "n_kv_head": "num_key_value_heads",
-    "depth": "num_hidden_layers",
-    "head_dim": "head_dim",
-}
-"""``Shape`` field -> key of a Hugging Face ``config.json``."""
+KV_CHOICES = (*KV_FACTORS, "keep")
+"""Values of ``kv_factor``: the package's key/value factors, and ``keep`` (the proxy's own ratio)."""
 
-INLINE_KEYS = {"width": "width", "n_head": "heads", "n_kv_head": "kv_heads", "depth": "depth",
-               "head_dim": "head_dim"}
-"""``Shape`` field -> key of an inline spec."""
+KV_EVIDENCE = (
+    "What the book's chapter 5 finds so far (small CPU runs, 3 seeds): at head dim 4 and r = 16 the "
+    "best learning rate moved under the c(r) (gqa) and sqrt(r) (sqrt-r) factors and not detectably "
+    "under plain muP's (none); at head dim 32 and r = 8, none and gqa were not separated. A decisive, "
+    "pre-registered experiment is under way; until it reports, keep r fixed from proxy to target "
+    "when you can (then every factor gives the same transfer)."
+)
+"""The one sentence the package says about choosing a key/value factor when r changes."""
 
-_OPTIONAL = ("n_kv_head", "head_dim")  # n_kv_head defaults to n_head, head_dim to width / n_head
+BOOK_TESTED_R = {4: 16, 32: 8}
+"""Head dimension -> the largest r at which the book's chapter 5 measured transfer across r."""
 
 _BASE_NAMES = {"lr_factor": "lr", "wd_factor": "weight_decay", "eps_factor": "eps"}
 """A ``Rule`` field that is a factor on a base value -> the name of the absolute value."""
-
-
-# ----------------------------------------------------------------------------- shapes
-
-
-def _integer(value: Any, where: str, key: str, hint: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{where}: {key}={value!r} must be a positive integer; {hint}")
-    if value < 1:
-        raise ValueError(f"{where}: {key}={value} must be a positive integer; {hint}")
-    return value
-
-
-def _shape(values: Mapping[str, int], where: str) -> Shape:
-    """A ``Shape`` whose own validation errors are prefixed with ``where``."""
-    values = dict(values)
-    values.setdefault("n_kv_head", values["n_head"])
-    try:
-        return Shape(values["width"], values["depth"], values["n_head"], values["n_kv_head"],
-                     head_dim=values.get("head_dim"))
-    except ValueError as error:
-        raise ValueError(f"{where}: {error}") from None
-
-
-def shape_from_config(path: str | os.PathLike) -> Shape:
-    """The shape in a Hugging Face style ``config.json``; other keys are ignored.
-
-    Reads ``hidden_size``, ``num_attention_heads``, ``num_key_value_heads`` (default: the number of
-    heads), ``num_hidden_layers`` and an optional ``head_dim`` (default ``hidden_size / heads``).
-    """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise ValueError(f"{path}: cannot read ({reason}); pass a readable config.json or an "
-                         "inline spec width=…,heads=…,kv_heads=…,depth=…") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}:{error.lineno}:{error.colno}: invalid JSON ({error.msg}); "
-                         "fix the file") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object of model settings, got "
-                         f"{type(data).__name__}")
-    values = {}
-    for field, key in HF_KEYS.items():
-        if key not in data or (field == "head_dim" and data[key] is None):
-            if field in _OPTIONAL:
-                continue
-            nested = [k for k, v in data.items() if isinstance(v, dict) and key in v]
-            hint = (f" (found under {nested[0]!r}: pass that part as its own config.json)"
-                    if nested else "")
-            raise ValueError(f"{path}: missing key {key!r}{hint}; add it, or pass an inline spec "
-                             "width=…,heads=…,kv_heads=…,depth=…")
-        values[field] = _integer(data[key], str(path), key, "fix the value in the file")
-    return _shape(values, str(path))
-
-
-def parse_inline_spec(spec: str) -> Shape:
-    """``"width=256,heads=4,kv_heads=2,depth=4[,head_dim=64]"`` as a shape (kv_heads defaults to heads)."""
-    where = f"spec {spec!r}"
-    allowed = ", ".join(INLINE_KEYS.values())
-    field_of = {key: field for field, key in INLINE_KEYS.items()}
-    values: dict[str, int] = {}
-    for part in spec.split(","):
-        key, sep, text = (s.strip() for s in part.partition("="))
-        if not sep or key not in field_of:
-            raise ValueError(f"{where}: {part.strip()!r} is not one of {allowed} as key=value; "
-                             "write e.g. width=256,heads=4,kv_heads=2,depth=4")
-        if field_of[key] in values:
-            raise ValueError(f"{where}: {key} is given twice; give it once")
-        try:
-            number = int(text)
-        except ValueError:
-            raise ValueError(f"{where}: {key}={text!r} must be a positive integer") from None
-        values[field_of[key]] = _integer(number, where, key, "use a positive integer")
-    missing = [INLINE_KEYS[f] for f in INLINE_KEYS if f not in _OPTIONAL and f not in values]
-    if missing:
-        raise ValueError(f"{where}: missing {', '.join(missing)}; write e.g. "
-                         "width=256,heads=4,kv_heads=2,depth=4")
-    return _shape(values, where)
-
-
-def parse_shape(text: str | os.PathLike) -> Shape:
-    """A shape from a path to a ``config.json`` (anything without ``=``) or an inline spec."""
-    text = os.fspath(text)
-    if "=" in text and not Path(text).exists():
-        return parse_inline_spec(text)
-    return shape_from_config(text)
 
 
 # ----------------------------------------------------------------------------- the calculator
@@ -203,10 +123,12 @@ class Transfer:
     ``proxy`` and ``target`` carry the common ``base_width``/``base_depth``. ``groups`` maps each
     role to its absolute values on the target (``lr``, ``weight_decay``, ``init_std``,
     ``multiplier`` and ``eps`` when the rules have an ε factor); ``proxy_groups`` the same on the
-    proxy. ``notes`` are warnings that do not stop the transfer.
+    proxy. ``kv_factor`` is the key/value factor's name (or ``keep``); ``assumption`` says how the
+    proxy is assumed to have been trained; ``notes`` are warnings that do not stop the transfer.
     """
 
     parameterization: str
+    kv_factor: str
     proxy: Shape
     target: Shape
     base: dict[str, float]
@@ -214,6 +136,7 @@ class Transfer:
     target_rules: Rules
     groups: dict[str, dict[str, float]]
     proxy_groups: dict[str, dict[str, float]]
+    assumption: str
     notes: tuple[str, ...]
 
     @property
@@ -232,9 +155,11 @@ class Transfer:
 
         return {
             "parameterization": self.parameterization,
+            "kv_factor": self.kv_factor,
             "proxy": shape(self.proxy),
             "target": shape(self.target),
             "base": dict(self.base),
+            "assumption": self.assumption,
             "groups": self.groups,
             "attention_scale": self.attention_scale,
             "residual_multiplier": self.residual_multiplier,
@@ -248,7 +173,74 @@ class Transfer:
         return json.dumps(self.to_dict(), indent=indent)
 
 
-def _notes(proxy: Shape, target: Shape) -> list[str]:
+def _check_base_values(lr: float, weight_decay: float, init_std: float, eps: float) -> None:
+    """Refuse base values no training run has: non-finite, negative, or absurdly large."""
+    bounds = (("lr", lr, 1.0, "the base Adam LR tuned on the proxy, e.g. 0.01"),
+              ("init_std", init_std, 1.0, "the base init std sigma_0, usually 0.02"),
+              ("eps", eps, 1e-2, "the base Adam epsilon, usually 1e-8"))
+    for name, value, top, what in bounds:
+        if not (math.isfinite(value) and 0 < value <= top):
+            raise ValueError(f"{name}={value} must be positive, finite and at most {top:g}: {what}")
+    if not (math.isfinite(weight_decay) and weight_decay >= 0):
+        raise ValueError(f"weight_decay={weight_decay} must be finite and at least 0: the base "
+                         "AdamW decay tuned on the proxy, e.g. 0.1")
+    if lr * weight_decay >= 1:
+        raise ValueError(f"lr x weight_decay = {lr:g} x {weight_decay:g} = {lr * weight_decay:.3g} is "
+                         "at least 1: AdamW would shrink every weight to zero or past it each step; "
+                         "give the decay coefficient lambda (e.g. 0.1), not a per-step shrink")
+
+
+def _as_shape(value: Shape | str | os.PathLike, where: str) -> tuple[Shape, tuple[str, ...]]:
+    if isinstance(value, Shape):
+        check_bounds(dataclasses.asdict(value), PACKAGE_NAMES, where)
+        return value, ()
+    return read_shape(value)
+
+
+def _resolve_base(proxy: Shape, target: Shape, target_given_as_shape: bool,
+                  base_width: int | None, base_depth: int | None) -> tuple[int, int]:
+    """The base both shapes share: given, else the proxy's (a parsed proxy: its width and depth 1)."""
+    width = proxy.base_width if base_width is None else base_width
+    depth = proxy.base_depth if base_depth is None else base_depth
+    for name, value, top in (("base_width", width, MAX_WIDTH), ("base_depth", depth, MAX_DEPTH)):
+        if isinstance(value, int) and not isinstance(value, bool) and value > top:
+            raise ValueError(f"{name}={value} is larger than {top}; give the width (depth) the "
+                             "proxy's rules were evaluated with")
+    own = (target.base_width, target.base_depth)
+    if target_given_as_shape and own != (target.width, 1) and own != (width, depth):
+        raise ValueError(f"target: base_width={own[0]}, base_depth={own[1]} differ from the proxy's "
+                         f"base ({width}, {depth}); proxy and target share one base: build both shapes "
+                         "with it, or pass base_width and base_depth")
+    return width, depth
+
+
+def _assumption(param: Parameterization, proxy: Shape, rules: Rules) -> str:
+    """One sentence: how the proxy is assumed to have been trained (residual multiplier, base)."""
+    if not param.width_scaling:
+        return (f"the proxy is assumed trained under {param.name}: no width or depth scaling, "
+                "residual multiplier 1")
+    L, base = proxy.depth, proxy.base_depth
+    text = (f"the proxy is assumed trained with residual multiplier {rules.residual_multiplier:.4g} "
+            f"= ({L}/{base})^-{param.alpha:g} (base depth {base}) and base width {proxy.base_width} "
+            f"(m = {proxy.width_multiplier:.4g} at the proxy)")
+    if param.alpha == 0 or L == 1:
+        return text
+    if base == 1:
+        return text + (f", this package's convention (1/L); if it ran with residual multiplier 1, "
+                       f"pass base depth {L} (--base-depth {L})")
+    if base == L:
+        return text + "; if it was trained with this package's 1/L, pass base depth 1 (--base-depth 1)"
+    return text
+
+
+def _tested_r(head_dim: int) -> int:
+    """The largest r the book tested at the largest tested head dim not above ``head_dim``."""
+    dims = [d for d in BOOK_TESTED_R if d <= head_dim] or [min(BOOK_TESTED_R)]
+    return BOOK_TESTED_R[max(dims)]
+
+
+def _notes(param: Parameterization, kv_factor: str, proxy: Shape, target: Shape,
+           proxy_rules: Rules, target_rules: Rules) -> list[str]:
     notes = []
     larger = [f"{name} {getattr(proxy, field)} > {getattr(target, field)}"
               for field, name in (("width", "width"), ("depth", "depth"))
@@ -265,12 +257,24 @@ def _notes(proxy: Shape, target: Shape) -> list[str]:
             "std printed here; for an exact transfer tune a proxy with the target's rho "
             "(head_dim = rho * width / heads)"
         )
+    if param.width_scaling and proxy.r != target.r:
+        ratio = [rules.groups["key"].lr_factor / rules.groups["query"].lr_factor
+                 for rules in (proxy_rules, target_rules)]
+        notes.append(
+            f"r changes from {proxy.r} (proxy) to {target.r} (target): under kv_factor {kv_factor} the "
+            f"key/value LR goes from {ratio[0]:.4g} to {ratio[1]:.4g} x the hidden LR; choose with "
+            f"--kv-factor ({', '.join(KV_CHOICES)}). {KV_EVIDENCE}")
+        if target.r > _tested_r(target.head_dim):
+            tested = ", ".join(f"r <= {r} at head dim {d}" for d, r in BOOK_TESTED_R.items())
+            notes.append(f"the target's r = {target.r} (head dim {target.head_dim}) is beyond the "
+                         f"range the book tested ({tested}): no experiment here supports any "
+                         "key/value factor there")
     return notes
 
 
 def transfer(
-    proxy: Shape | str,
-    target: Shape | str,
+    proxy: Shape | str | os.PathLike,
+    target: Shape | str | os.PathLike,
     lr: float,
     weight_decay: float = 0.0,
     init_std: float = 0.02,
@@ -278,29 +282,35 @@ def transfer(
     param: str = "gqa-mup",
     base_width: int | None = None,
     base_depth: int | None = None,
+    kv_factor: str | None = None,
 ) -> Transfer:
     """Carry base values tuned on ``proxy`` under ``param`` to ``target`` (see the module docstring).
 
-    ``proxy`` and ``target`` are shapes, or text for :func:`parse_shape`. ``base_width`` and
-    ``base_depth`` are the base the proxy was tuned with (default: the proxy's width and depth).
+    ``proxy`` and ``target`` are shapes, or text for :func:`gqa_mup_ref.shapes.read_shape`.
+    ``base_width`` and ``base_depth`` are the base the proxy was tuned with; by default a ``Shape``
+    proxy's own, and for a parsed proxy its width and depth 1 (residual multiplier 1/L).
+    ``kv_factor`` is one of :data:`KV_CHOICES` (default: the parameterization's own factor).
     """
-    parameterization = get_parameterization(param)
-    proxy = parse_shape(proxy) if not isinstance(proxy, Shape) else proxy
-    target = parse_shape(target) if not isinstance(target, Shape) else target
-    for name, value in (("lr", lr), ("init_std", init_std), ("eps", eps)):
-        if not value > 0:
-            raise ValueError(f"{name}={value} must be positive (the value tuned on the proxy)")
-    if not weight_decay >= 0:
-        raise ValueError(f"weight_decay={weight_decay} must be non-negative")
-    base_width = proxy.width if base_width is None else base_width
-    base_depth = proxy.depth if base_depth is None else base_depth
+    _check_base_values(lr, weight_decay, init_std, eps)
+    target_is_shape = isinstance(target, Shape)
+    proxy, proxy_notes = _as_shape(proxy, "proxy")
+    target, target_notes = _as_shape(target, "target")
+    base_width, base_depth = _resolve_base(proxy, target, target_is_shape, base_width, base_depth)
     try:
         proxy = dataclasses.replace(proxy, base_width=base_width, base_depth=base_depth)
         target = dataclasses.replace(target, base_width=base_width, base_depth=base_depth)
     except ValueError as error:
         raise ValueError(f"base: {error}") from None
+    if kv_factor is not None and kv_factor not in KV_CHOICES:
+        raise ValueError(f"unknown kv_factor={kv_factor!r}; choose one of {', '.join(KV_CHOICES)}")
+    parameterization = get_parameterization(param, None if kv_factor == "keep" else kv_factor)
     proxy_rules = parameterization.rules(proxy, init_std)
-    target_rules = parameterization.rules(target, init_std)
+    if kv_factor == "keep":  # the proxy's f(r_proxy, ρ_proxy), held fixed on the target
+        kept = kv_factor_value(parameterization.kv_factor, proxy.r, proxy.query_ratio)
+        target_rules = parameterization.rules(target, init_std, kv_factor_value=kept)
+    else:
+        target_rules = parameterization.rules(target, init_std)
+    label = kv_factor if kv_factor == "keep" else parameterization.kv_factor
 
     def values(rules: Rules) -> dict[str, dict[str, float]]:
         return {role: absolute_values(rule, lr, weight_decay, eps)
@@ -308,6 +318,7 @@ def transfer(
 
     return Transfer(
         parameterization=parameterization.name,
+        kv_factor=label,
         proxy=proxy,
         target=target,
         base={"lr": lr, "weight_decay": weight_decay, "init_std": init_std, "eps": eps,
@@ -316,7 +327,9 @@ def transfer(
         target_rules=target_rules,
         groups=values(target_rules),
         proxy_groups=values(proxy_rules),
-        notes=tuple(_notes(proxy, target)),
+        assumption=_assumption(parameterization, proxy, proxy_rules),
+        notes=(*proxy_notes, *target_notes,
+               *_notes(parameterization, label, proxy, target, proxy_rules, target_rules)),
     )
 
 
@@ -331,7 +344,9 @@ def transfer_text(result: Transfer) -> str:
     lines = [
         f"{result.parameterization}: base values tuned on the proxy: lr={b['lr']:g}, "
         f"weight_decay={b['weight_decay']:g}, init_std={b['init_std']:g}, eps={b['eps']:g} "
-        f"(base width {b['base_width']}, base depth {b['base_depth']})",
+        f"(base width {b['base_width']}, base depth {b['base_depth']}; key/value factor "
+        f"{result.kv_factor})",
+        f"  {result.assumption}",
         f"  proxy:  {_describe(result.proxy)}",
         f"  target: {_describe(result.target)}",
     ]

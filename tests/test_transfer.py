@@ -11,13 +11,13 @@ import pytest
 
 from gqa_mup_ref.cli import main
 from gqa_mup_ref.parameterization import PARAMETERIZATIONS, Shape, get_parameterization
+from gqa_mup_ref.shapes import parse_inline_spec, parse_shape, read_shape, shape_from_config
 from gqa_mup_ref.transfer import (
+    BOOK_TESTED_R,
+    KV_EVIDENCE,
     absolute_values,
     param_groups_by_name,
-    parse_inline_spec,
-    parse_shape,
     roles_by_name,
-    shape_from_config,
     transfer,
 )
 
@@ -49,7 +49,7 @@ def test_proxy_values_at_its_own_base_are_the_rule_table_at_m_1():
     g = transfer(PROXY, TARGET, ETA, LAM, SIGMA).proxy_groups
     assert g["query"] == pytest.approx(
         {"lr": ETA, "weight_decay": LAM, "init_std": SIGMA, "multiplier": 1.0}
-        | ({"eps": 1e-8} if "eps" in g["query"] else {}))
+        | ({"eps": 1e-8 / 4} if "eps" in g["query"] else {}))  # ε/(m·m_L), m_L = 4/1
     assert g["key"]["lr"] == pytest.approx(ETA * (1 + math.sqrt(2)) / 2)
     assert g["key"]["weight_decay"] == pytest.approx(LAM * 2 / (1 + math.sqrt(2)))
 
@@ -74,7 +74,8 @@ def test_ratios_target_over_proxy_follow_the_rule_table():
     assert t["unembedding"]["lr"] == ETA
     assert t["norm"]["lr"] == ETA  # α = 1: m_L^(α-1) = 1
     assert result.attention_scale == pytest.approx(1 / 128)
-    assert result.residual_multiplier == pytest.approx(1 / m_L)
+    assert result.residual_multiplier == pytest.approx(1 / 32)  # base depth 1: 1/L
+    assert result.residual_multiplier / result.proxy_rules.residual_multiplier == pytest.approx(1 / m_L)
 
 
 def test_general_head_dim_uses_rho_in_the_key_value_factor_and_says_rho_changed():
@@ -86,12 +87,100 @@ def test_general_head_dim_uses_rho_in_the_key_value_factor_and_says_rho_changed(
 
 
 def test_base_depth_moves_the_residual_multiplier_but_not_the_learning_rates():
-    own = transfer(PROXY, TARGET, ETA)
-    one = transfer(PROXY, TARGET, ETA, base_depth=1)
+    own = transfer(PROXY, TARGET, ETA, base_depth=4)
+    one = transfer(PROXY, TARGET, ETA)  # the default: base depth 1
     assert one.proxy_rules.residual_multiplier == pytest.approx(1 / 4)
     assert one.residual_multiplier == pytest.approx(1 / 32)
     assert own.proxy_rules.residual_multiplier == 1.0
     assert {r: g["lr"] for r, g in own.groups.items()} == {r: g["lr"] for r, g in one.groups.items()}
+
+
+def test_default_depth_convention_is_the_training_loops_residual_one_over_L():
+    # A proxy of depth 4 trained the package's way (RunConfig.base_depth = 1) had residual 1/4 and
+    # in-block Adam eps / 4; a 28-layer target needs 1/28 and eps / (m * 28), m = 3584 / 256.
+    from gqa_mup_ref.config import RunConfig
+
+    assert RunConfig().base_depth == 1
+    result = transfer(PROXY, "width=3584,heads=28,kv_heads=4,depth=28", ETA, eps=1e-8)
+    assert result.proxy_rules.residual_multiplier == pytest.approx(1 / 4)
+    assert result.residual_multiplier == pytest.approx(1 / 28)
+    assert result.groups["mlp_out"]["eps"] == pytest.approx(1e-8 / (3584 / 256 * 28))
+    assert "the proxy is assumed trained with residual multiplier 0.25" in result.assumption
+    assert "--base-depth 4" in result.assumption
+    own = transfer(PROXY, TARGET, ETA, base_depth=4)
+    assert "residual multiplier 1 " in own.assumption and "--base-depth 1" in own.assumption
+
+
+def test_a_shape_proxy_keeps_its_base_width_and_depth():
+    # The width-transfer sweep's models (base width 128, base depth 1): without passing the base,
+    # the calculator must give the n = 256 model the LRs it trained with, eta * 128 / 256.
+    from gqa_mup_ref.config import RunConfig
+
+    proxy = RunConfig(width=64, n_head=4, n_kv_head=1, depth=2).shape
+    target = RunConfig(width=256, n_head=16, n_kv_head=4, depth=2).shape
+    result = transfer(proxy, target, ETA)
+    assert result.groups["query"]["lr"] == pytest.approx(ETA * 128 / 256)
+    assert result.groups["key"]["lr"] == pytest.approx(ETA * c(4) * 128 / 256)
+    assert result.residual_multiplier == pytest.approx(1 / 2)
+    assert result.target.base_width == 128 and result.target.base_depth == 1
+    with pytest.raises(ValueError, match=r"target: base_width=100, base_depth=1 differ from the "
+                                         r"proxy's base \(128, 1\)"):
+        transfer(proxy, Shape(256, 2, 16, 4, base_width=100), ETA)
+
+
+@pytest.mark.parametrize("kv_factor", ["none", "gqa", "sqrt-r", "inv-sqrt-r", "keep"])
+def test_every_key_value_choice_transfers_the_proxy_to_itself(kv_factor):
+    result = transfer(PROXY, PROXY, ETA, LAM, kv_factor=kv_factor)
+    for role, values in result.groups.items():
+        assert values == pytest.approx(result.proxy_groups[role]), role
+
+
+@pytest.mark.parametrize(
+    "kv_factor, proxy_factor, target_factor",
+    [
+        (None, c(2), c(4)),  # gqa-mup's own
+        ("none", 1.0, 1.0),
+        ("sqrt-r", math.sqrt(2), 2.0),
+        ("inv-sqrt-r", 1 / math.sqrt(2), 0.5),
+        ("keep", c(2), c(2)),  # the proxy's own ratio, at the target's r = 4
+    ],
+)
+def test_kv_factor_sets_the_key_value_to_hidden_ratio(kv_factor, proxy_factor, target_factor):
+    result = transfer(PROXY, TARGET, ETA, LAM, kv_factor=kv_factor)  # r: 2 -> 4, m = 16
+    for role in ("key", "value"):
+        assert result.proxy_groups[role]["lr"] == pytest.approx(ETA * proxy_factor)
+        assert result.groups[role]["lr"] == pytest.approx(ETA * target_factor / 16)
+        assert result.groups[role]["weight_decay"] == pytest.approx(LAM * 16 / target_factor)
+    assert result.groups["query"]["lr"] == pytest.approx(ETA / 16)
+    assert result.kv_factor == (kv_factor or "gqa")
+
+
+def test_a_change_of_r_gets_the_books_evidence_and_a_range_warning():
+    changed = transfer(PROXY, TARGET, ETA)  # r 2 -> 4 at d = 128: inside the tested r
+    [note] = [n for n in changed.notes if n.startswith("r changes from 2 (proxy) to 4 (target)")]
+    assert KV_EVIDENCE in note and f"{c(2):.4g} to {c(4):.4g} x the hidden LR" in note
+    assert not any("beyond the range" in n for n in changed.notes)
+    mqa = transfer(PROXY, "width=4096,heads=32,kv_heads=1,depth=32", ETA)  # r = 32 at d = 128
+    assert any("r = 32 (head dim 128) is beyond the range the book tested" in n for n in mqa.notes)
+    assert not transfer(PROXY, "width=1024,heads=16,kv_heads=8,depth=8", ETA).notes  # r = 2 kept
+    # the tested range: r <= 16 at head dim 4, r <= 8 at head dim 32 (and above)
+    assert BOOK_TESTED_R == {4: 16, 32: 8}
+    small = transfer("width=64,heads=16,kv_heads=16,depth=2", "width=64,heads=16,kv_heads=1,depth=2", ETA)
+    assert not any("beyond" in n for n in small.notes)  # r = 16 at d = 4
+    wide = transfer("width=256,heads=8,kv_heads=8,depth=2", "width=512,heads=16,kv_heads=1,depth=2", ETA)
+    assert any("r = 16 (head dim 32) is beyond" in n for n in wide.notes)
+
+
+def test_the_evidence_sentence_matches_chapter_5s_passing_checks():
+    """KV_EVIDENCE paraphrases two checks of chapter 5; if their committed outputs change, reword it."""
+    book = Path(__file__).resolve().parents[1] / "book" / "ch05_transfer_across_kv_heads.ipynb"
+    outputs = "".join(text for cell in json.loads(book.read_text())["cells"]
+                      for out in cell.get("outputs", []) for text in out.get("text", []))
+    assert "d = 4: gqa and sqrt-r move the best LR down at r = 16 and cost regret; none does not -> PASS" \
+        in outputs
+    assert "at head dim 4 and r = 16 the best learning rate moved under the c(r) (gqa) and sqrt(r)" \
+        in KV_EVIDENCE
+    assert "at head dim 32 and r = 8, none and gqa were not separated" in KV_EVIDENCE
 
 
 def test_sp_transfers_nothing_but_the_attention_scale():
@@ -155,7 +244,15 @@ def test_hf_config_defaults_kv_heads_to_heads_and_head_dim_to_width_over_heads(t
         ('{"hidden_size": 768.0, "num_attention_heads": 12, "num_hidden_layers": 2}',
          "hidden_size=768.0 must be a positive integer"),
         ('{"hidden_size": 768, "num_attention_heads": 12, "num_key_value_heads": 5, '
-         '"num_hidden_layers": 2}', "n_head=12 is not divisible by n_kv_head=5"),
+         '"num_hidden_layers": 2}',
+         "num_attention_heads=12 is not divisible by num_key_value_heads=5; choose "
+         "num_key_value_heads in {1, 2, 3, 4, 6, 12}"),
+        ('{"hidden_size": 770, "num_attention_heads": 12, "num_hidden_layers": 2}',
+         "hidden_size=770 is not divisible by num_attention_heads=12"),
+        ('{"hidden_size": 1000000000, "num_attention_heads": 8, "num_hidden_layers": 2}',
+         "hidden_size=1000000000 is larger than 1048576"),
+        ('{"hidden_size": 64, "num_attention_heads": 8, "num_hidden_layers": 2, "head_dim": 1}',
+         "head_dim=1 is below 2"),
         ('{"hidden_size": 768,\n "num_attention_heads": 12\n "num_hidden_layers": 2}',
          "config.json:3:2: invalid JSON"),
         ('[768, 12]', "expected a JSON object"),
@@ -169,6 +266,25 @@ def test_bad_config_is_refused_naming_file_and_field(tmp_path, text, message):
     assert message in str(error.value)
     assert str(path) in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_a_model_folder_is_read_through_its_config_json(tmp_path):
+    write(tmp_path, '{"hidden_size": 896, "num_attention_heads": 14, "num_key_value_heads": 2, '
+                    '"num_hidden_layers": 24}')
+    assert shape_from_config(tmp_path) == Shape(896, 24, 14, 2)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="a folder without a config.json"):
+        parse_shape(str(empty))
+
+
+def test_a_missing_num_key_value_heads_is_r_1_with_a_note(tmp_path):
+    path = write(tmp_path, '{"hidden_size": 768, "num_attention_heads": 12, "num_hidden_layers": 2}')
+    shape, notes = read_shape(path)
+    assert shape.r == 1
+    [note] = notes
+    assert "no 'num_key_value_heads'" in note and "Hugging Face's own default" in note
+    assert note in transfer(PROXY, path, ETA).notes
 
 
 def test_unreadable_config_is_refused(tmp_path):
@@ -189,7 +305,9 @@ def test_inline_spec_with_head_dim():
         ("width=256,heads=four,depth=2", "heads='four' must be a positive integer"),
         ("width=256,heads=4,depth=0", "depth=0 must be a positive integer"),
         ("width=256,heads=4,depth=2,depth=3", "depth is given twice"),
-        ("width=250,heads=4,depth=2", "width=250 is not divisible by n_head=4"),
+        ("width=250,heads=4,depth=2", "width=250 is not divisible by heads=4"),
+        ("width=256,heads=6,kv_heads=4,depth=2,head_dim=64", "heads=6 is not divisible by kv_heads=4"),
+        ("width=8,heads=8,depth=2", "head dim = width / heads = 1 is below 2"),
     ],
 )
 def test_bad_inline_spec_is_refused(spec, message):
@@ -215,7 +333,9 @@ def test_cli_json_is_one_object_with_the_contract_keys(capsys):
     data = json.loads(out.out)
     assert {"groups", "attention_scale", "residual_multiplier", "proxy", "target",
             "parameterization"} <= set(data)
-    assert data["parameterization"] == "gqa-mup"
+    assert data["parameterization"] == "gqa-mup" and data["kv_factor"] == "gqa"
+    assert data["assumption"].startswith("the proxy is assumed trained with residual multiplier 0.25")
+    assert data["base"]["base_depth"] == 1 and data["residual_multiplier"] == pytest.approx(1 / 32)
     assert data["target"]["width"] == 4096 and data["proxy"]["base_width"] == 256
     for values in data["groups"].values():
         assert {"lr", "weight_decay", "init_std", "multiplier"} <= set(values)
@@ -226,6 +346,8 @@ def test_cli_table_and_note_on_stderr(capsys):
     status, out = run_cli(["transfer", "--proxy", TARGET, "--target", PROXY, "--lr", "0.01"], capsys)
     assert status == 0
     assert out.out.startswith("gqa-mup: base values tuned on the proxy: lr=0.01")
+    assert out.out.splitlines()[1].strip().startswith("the proxy is assumed trained with residual "
+                                                       "multiplier 0.03125")  # 1/32
     assert "attention_scale = 0.015625" in out.out
     assert out.err.startswith("note: the proxy is larger than the target")
 
@@ -234,8 +356,24 @@ def test_cli_table_and_note_on_stderr(capsys):
     "changes, message",
     [
         (["--param", "ntk"], "invalid choice: 'ntk'"),
-        (["--target", "width=4096,heads=32,kv_heads=5,depth=32"], "n_kv_head=5; choose n_kv_head"),
+        (["--target", "width=4096,heads=32,kv_heads=5,depth=32"], "kv_heads=5; choose kv_heads"),
         (["--lr", "-1"], "lr=-1.0 must be positive"),
+        (["--lr", "inf"], "lr=inf must be positive, finite"),
+        (["--lr", "nan"], "lr=nan must be positive, finite"),
+        (["--lr", "2"], "lr=2.0 must be positive, finite and at most 1"),
+        (["--weight-decay", "inf"], "weight_decay=inf must be finite"),
+        (["--weight-decay", "-0.1"], "weight_decay=-0.1 must be finite and at least 0"),
+        (["--lr", "0.5", "--weight-decay", "2"], "lr x weight_decay = 0.5 x 2 = 1 is at least 1"),
+        (["--init-std", "inf"], "init_std=inf must be positive, finite and at most 1"),
+        (["--init-std", "5"], "init_std=5.0 must be positive, finite and at most 1"),
+        (["--eps", "inf"], "eps=inf must be positive, finite and at most 0.01"),
+        (["--eps", "0"], "eps=0.0 must be positive"),
+        (["--target", "width=1000000000,heads=8,depth=2"], "width=1000000000 is larger than"),
+        (["--target", "width=64,heads=8,depth=100000"], "depth=100000 is larger than 16384"),
+        (["--target", "width=64,heads=8,depth=2,head_dim=1"], "head_dim=1 is below 2"),
+        (["--base-width", "4194304"], "base_width=4194304 is larger than 1048576"),
+        (["--base-depth", "0"], "base_depth=0 must be a positive integer"),
+        (["--param", "sp", "--kv-factor", "gqa"], "sp has no width, depth or key/value scaling"),
         (["--target", "no_such_config.json"], "no_such_config.json: cannot read"),
     ],
 )

@@ -1,0 +1,206 @@
+"""Model shapes from what a practitioner has: a local ``config.json`` (or its folder), or an inline spec.
+
+:func:`parse_shape` turns either into a :class:`~gqa_mup_ref.parameterization.Shape`; nothing is
+downloaded and torch is not imported. Every error is one line that names the user's own key (the
+config file's ``num_attention_heads``, the spec's ``heads``) with its value and the fix, and the
+sizes are bounded like the ``rules`` command's: a width above :data:`MAX_WIDTH` or a depth above
+:data:`MAX_DEPTH` is a typo, and a head dimension below :data:`MIN_HEAD_DIM` a degenerate model.
+
+A Hugging Face config without ``num_key_value_heads`` is read as multi-head attention
+(``num_key_value_heads = num_attention_heads``, r = 1), which is what ``transformers`` itself assumes
+for Llama-style configs; :func:`read_shape` says so in its notes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .parameterization import Shape
+
+__all__ = [
+    "HF_KEYS",
+    "INLINE_KEYS",
+    "MAX_WIDTH",
+    "MAX_DEPTH",
+    "MIN_HEAD_DIM",
+    "check_bounds",
+    "read_shape",
+    "parse_shape",
+    "parse_inline_spec",
+    "shape_from_config",
+]
+
+MAX_WIDTH = 2**20
+"""Largest width (and base width) accepted: beyond it a number is a typo, not a model."""
+MAX_DEPTH = 2**14
+"""Largest depth (and base depth) accepted."""
+MIN_HEAD_DIM = 2
+"""Smallest head dimension accepted (attention with 1-dimensional heads is degenerate)."""
+
+HF_KEYS = {
+    "width": "hidden_size",
+    "n_head": "num_attention_heads",
+    "n_kv_head": "num_key_value_heads",
+    "depth": "num_hidden_layers",
+    "head_dim": "head_dim",
+}
+"""``Shape`` field -> key of a Hugging Face ``config.json``."""
+
+INLINE_KEYS = {"width": "width", "n_head": "heads", "n_kv_head": "kv_heads", "depth": "depth",
+               "head_dim": "head_dim"}
+"""``Shape`` field -> key of an inline spec."""
+
+PACKAGE_NAMES = {field: field for field in INLINE_KEYS}
+"""``Shape`` field -> itself: the names errors use for a ``Shape`` built in Python."""
+
+_OPTIONAL = ("n_kv_head", "head_dim")  # n_kv_head defaults to n_head, head_dim to width / n_head
+_SPEC_EXAMPLE = "width=256,heads=4,kv_heads=2,depth=4"
+
+
+def _integer(value: Any, where: str, key: str, hint: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{where}: {key}={value!r} must be a positive integer; {hint}")
+    return value
+
+
+def check_bounds(values: Mapping[str, int | None], names: Mapping[str, str], where: str) -> None:
+    """Refuse sizes no model has, and heads that do not divide, naming the user's keys.
+
+    ``values`` maps ``Shape`` fields to positive integers (``n_kv_head`` and ``head_dim`` may be
+    missing or ``None``); ``names`` maps the fields to the names the user wrote (:data:`HF_KEYS`,
+    :data:`INLINE_KEYS` or :data:`PACKAGE_NAMES`). The divisibility checks are the ``Shape``'s own,
+    made here first so that the message speaks the user's language:
+    ``H mod H_kv = 0`` and, without an explicit head dim, ``n mod H = 0``.
+    """
+    n, h, depth = values["width"], values["n_head"], values["depth"]
+    kv = values.get("n_kv_head") or h
+    if n > MAX_WIDTH:
+        raise ValueError(f"{where}: {names['width']}={n} is larger than {MAX_WIDTH} (2^20); give the "
+                         "model width d_model, e.g. 4096")
+    if depth > MAX_DEPTH:
+        raise ValueError(f"{where}: {names['depth']}={depth} is larger than {MAX_DEPTH}; give the "
+                         "number of transformer blocks")
+    if h % kv:
+        divisors = ", ".join(str(k) for k in range(1, h + 1) if h % k == 0)
+        raise ValueError(f"{where}: {names['n_head']}={h} is not divisible by {names['n_kv_head']}={kv}; "
+                         f"choose {names['n_kv_head']} in {{{divisors}}}")
+    head_dim = values.get("head_dim")
+    if head_dim is None:
+        if n % h:
+            raise ValueError(f"{where}: {names['width']}={n} is not divisible by {names['n_head']}={h}; "
+                             f"choose a multiple of {h}, or give {names['head_dim']} explicitly")
+        if n // h < MIN_HEAD_DIM:
+            raise ValueError(f"{where}: head dim = {names['width']} / {names['n_head']} = {n // h} is "
+                             f"below {MIN_HEAD_DIM}; use fewer heads")
+    elif head_dim < MIN_HEAD_DIM:
+        raise ValueError(f"{where}: {names['head_dim']}={head_dim} is below {MIN_HEAD_DIM}; give the "
+                         "dimension of one attention head, e.g. 128")
+
+
+def _shape(values: Mapping[str, int], names: Mapping[str, str], where: str) -> Shape:
+    check_bounds(values, names, where)
+    values = dict(values)
+    values.setdefault("n_kv_head", values["n_head"])
+    return Shape(values["width"], values["depth"], values["n_head"], values["n_kv_head"],
+                 head_dim=values.get("head_dim"))
+
+
+def _load_json(path: Path) -> dict:
+    """The JSON object in ``path``, or in ``path/config.json`` when ``path`` is a model folder."""
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ValueError(f"{path}: a folder without a config.json; pass the model's config.json "
+                             f"or an inline spec {_SPEC_EXAMPLE}")
+        path = path / "config.json"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise ValueError(f"{path}: cannot read ({reason}); pass a readable config.json or an "
+                         f"inline spec {_SPEC_EXAMPLE}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}:{error.lineno}:{error.colno}: invalid JSON ({error.msg}); "
+                         "fix the file") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object of model settings, got "
+                         f"{type(data).__name__}")
+    return data
+
+
+def _read_config(path: str | os.PathLike) -> tuple[Shape, tuple[str, ...]]:
+    """The shape in a ``config.json`` (or a model folder holding one), and notes; see :func:`read_shape`."""
+    path = Path(path)
+    data = _load_json(path)
+    where = str(path / "config.json" if path.is_dir() else path)
+    values, notes = {}, []
+    for field, key in HF_KEYS.items():
+        if key not in data or (field == "head_dim" and data[key] is None):
+            if field in _OPTIONAL:
+                if field == "n_kv_head":
+                    notes.append(f"{where} has no {key!r}: read as {HF_KEYS['n_head']} (r = 1, "
+                                 "multi-head attention), Hugging Face's own default; add the key if "
+                                 "the model shares key/value heads")
+                continue
+            nested = [k for k, v in data.items() if isinstance(v, dict) and key in v]
+            hint = (f" (found under {nested[0]!r}: pass that part as its own config.json)"
+                    if nested else "")
+            raise ValueError(f"{where}: missing key {key!r}{hint}; add it, or pass an inline spec "
+                             f"{_SPEC_EXAMPLE}")
+        values[field] = _integer(data[key], where, key, "fix the value in the file")
+    return _shape(values, HF_KEYS, where), tuple(notes)
+
+
+def shape_from_config(path: str | os.PathLike) -> Shape:
+    """The shape in a Hugging Face style ``config.json`` or a model folder holding one; the keys read
+    are listed under :func:`read_shape`."""
+    return _read_config(path)[0]
+
+
+def parse_inline_spec(spec: str) -> Shape:
+    """``"width=256,heads=4,kv_heads=2,depth=4[,head_dim=64]"`` as a shape (kv_heads defaults to heads)."""
+    where = f"spec {spec!r}"
+    allowed = ", ".join(INLINE_KEYS.values())
+    field_of = {key: field for field, key in INLINE_KEYS.items()}
+    values: dict[str, int] = {}
+    for part in spec.split(","):
+        key, sep, text = (s.strip() for s in part.partition("="))
+        if not sep or key not in field_of:
+            raise ValueError(f"{where}: {part.strip()!r} is not one of {allowed} as key=value; "
+                             f"write e.g. {_SPEC_EXAMPLE}")
+        if field_of[key] in values:
+            raise ValueError(f"{where}: {key} is given twice; give it once")
+        try:
+            number = int(text)
+        except ValueError:
+            raise ValueError(f"{where}: {key}={text!r} must be a positive integer") from None
+        values[field_of[key]] = _integer(number, where, key, "use a positive integer")
+    missing = [INLINE_KEYS[f] for f in INLINE_KEYS if f not in _OPTIONAL and f not in values]
+    if missing:
+        raise ValueError(f"{where}: missing {', '.join(missing)}; write e.g. {_SPEC_EXAMPLE}")
+    return _shape(values, INLINE_KEYS, where)
+
+
+def read_shape(text: str | os.PathLike) -> tuple[Shape, tuple[str, ...]]:
+    """A shape and its notes from an inline spec (text with ``=`` that is not an existing path), or
+    else a ``config.json`` or a model folder holding one.
+
+    A config is read as :func:`shape_from_config` describes: ``hidden_size``, ``num_attention_heads``,
+    ``num_key_value_heads`` (when missing: the number of heads, r = 1, Hugging Face's own default,
+    said in a note), ``num_hidden_layers`` and an optional ``head_dim`` (default ``hidden_size /
+    num_attention_heads``); other keys are ignored.
+    """
+    text = os.fspath(text)
+    if "=" in text and not Path(text).exists():
+        return parse_inline_spec(text), ()
+    return _read_config(text)
+
+
+def parse_shape(text: str | os.PathLike) -> Shape:
+    """The shape of :func:`read_shape`, without its notes."""
+    return read_shape(text)[0]
