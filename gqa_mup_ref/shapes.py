@@ -8,7 +8,9 @@ sizes are bounded like the ``rules`` command's: a width above :data:`MAX_WIDTH` 
 
 A Hugging Face config without ``num_key_value_heads`` is read as multi-head attention
 (``num_key_value_heads = num_attention_heads``, r = 1), which is what ``transformers`` itself assumes
-for Llama-style configs; :func:`read_shape` says so in its notes.
+for Llama-style configs; :func:`read_shape` says so in its notes. Falcon's ``num_kv_heads`` and
+``multi_query`` are read the way ``transformers`` reads them, and ``tie_word_embeddings: true`` gets a
+note stating the one rule the shared matrix takes.
 """
 
 from __future__ import annotations
@@ -133,19 +135,47 @@ def _load_json(path: Path) -> dict:
     return data
 
 
+def _kv_heads(data: Mapping[str, Any], where: str, notes: list[str]) -> tuple[str, int] | None:
+    """The key/value head count and the key it came from, Hugging Face's way: ``num_key_value_heads``;
+    Falcon's ``num_kv_heads`` (read when ``new_decoder_architecture`` is set or ``multi_query`` absent)
+    and ``multi_query`` (one key/value head); ``None`` (r = 1, with a note) when the config has none."""
+    hf, falcon = data.get("num_key_value_heads"), data.get("num_kv_heads")
+    if hf is not None and falcon is not None and hf != falcon:
+        raise ValueError(f"{where}: num_key_value_heads={hf!r} and num_kv_heads={falcon!r} disagree; "
+                         "keep the one the model uses")
+    if hf is not None:
+        return "num_key_value_heads", _integer(hf, where, "num_key_value_heads", "fix the value in the file")
+    multi_query = data.get("multi_query")
+    if multi_query is not None and not isinstance(multi_query, bool):
+        raise ValueError(f"{where}: multi_query={multi_query!r} must be true or false; fix the file")
+    if falcon is not None and (data.get("new_decoder_architecture") or multi_query is None):
+        return "num_kv_heads", _integer(falcon, where, "num_kv_heads", "fix the value in the file")
+    if multi_query:
+        notes.append(f"{where}: multi_query=true read as one key/value head (r = num_attention_heads)")
+        return "multi_query", 1
+    if multi_query is None:
+        notes.append(f"{where} has no 'num_key_value_heads': read as num_attention_heads (r = 1, "
+                     "multi-head attention), Hugging Face's own default; add the key if the model "
+                     "shares key/value heads")
+    return None
+
+
 def _read_config(path: str | os.PathLike) -> tuple[Shape, tuple[str, ...]]:
     """The shape in a ``config.json`` (or a model folder holding one), and notes; see :func:`read_shape`."""
     path = Path(path)
     data = _load_json(path)
     where = str(path / "config.json" if path.is_dir() else path)
-    values, notes = {}, []
+    values: dict[str, int] = {}
+    notes: list[str] = []
+    names = dict(HF_KEYS)
     for field, key in HF_KEYS.items():
+        if field == "n_kv_head":
+            found = _kv_heads(data, where, notes)
+            if found is not None:
+                names[field], values[field] = found
+            continue
         if key not in data or (field == "head_dim" and data[key] is None):
             if field in _OPTIONAL:
-                if field == "n_kv_head":
-                    notes.append(f"{where} has no {key!r}: read as {HF_KEYS['n_head']} (r = 1, "
-                                 "multi-head attention), Hugging Face's own default; add the key if "
-                                 "the model shares key/value heads")
                 continue
             nested = [k for k, v in data.items() if isinstance(v, dict) and key in v]
             hint = (f" (found under {nested[0]!r}: pass that part as its own config.json)"
@@ -153,7 +183,11 @@ def _read_config(path: str | os.PathLike) -> tuple[Shape, tuple[str, ...]]:
             raise ValueError(f"{where}: missing key {key!r}{hint}; add it, or pass an inline spec "
                              f"{_SPEC_EXAMPLE}")
         values[field] = _integer(data[key], where, key, "fix the value in the file")
-    return _shape(values, HF_KEYS, where), tuple(notes)
+    if data.get("tie_word_embeddings") is True:
+        notes.append(f"{where}: tie_word_embeddings=true: the one shared matrix takes the embedding "
+                     "row (its LR, no weight decay), and the logits still take the unembedding row's "
+                     "multiplier; the unembedding row's LR and decay do not apply")
+    return _shape(values, names, where), tuple(notes)
 
 
 def shape_from_config(path: str | os.PathLike) -> Shape:
@@ -191,9 +225,10 @@ def read_shape(text: str | os.PathLike) -> tuple[Shape, tuple[str, ...]]:
     else a ``config.json`` or a model folder holding one.
 
     A config is read as :func:`shape_from_config` describes: ``hidden_size``, ``num_attention_heads``,
-    ``num_key_value_heads`` (when missing: the number of heads, r = 1, Hugging Face's own default,
-    said in a note), ``num_hidden_layers`` and an optional ``head_dim`` (default ``hidden_size /
-    num_attention_heads``); other keys are ignored.
+    ``num_key_value_heads`` (or Falcon's ``num_kv_heads`` / ``multi_query``; when none is given: the
+    number of heads, r = 1, Hugging Face's own default, said in a note), ``num_hidden_layers`` and an
+    optional ``head_dim`` (default ``hidden_size / num_attention_heads``); ``tie_word_embeddings:
+    true`` adds a note. Other keys are ignored.
     """
     text = os.fspath(text)
     if "=" in text and not Path(text).exists():

@@ -287,6 +287,44 @@ def test_a_missing_num_key_value_heads_is_r_1_with_a_note(tmp_path):
     assert note in transfer(PROXY, path, ETA).notes
 
 
+FALCON = '"hidden_size": 512, "num_attention_heads": 8, "num_hidden_layers": 2'
+
+
+@pytest.mark.parametrize(
+    "extra, kv_heads, note",
+    [
+        ('"multi_query": true', 1, "multi_query=true read as one key/value head"),
+        ('"multi_query": false', 8, None),
+        ('"new_decoder_architecture": true, "multi_query": true, "num_kv_heads": 2', 2, None),
+        ('"num_kv_heads": 4', 4, None),
+        ('"num_key_value_heads": 4, "num_kv_heads": 4', 4, None),
+    ],
+)
+def test_falcon_style_key_value_heads_are_read_as_transformers_reads_them(tmp_path, extra, kv_heads, note):
+    shape, notes = read_shape(write(tmp_path, "{" + FALCON + ", " + extra + "}"))
+    assert shape.n_kv_head == kv_heads
+    assert (note is None and not notes) or (note is not None and note in notes[0])
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ('"num_key_value_heads": 4, "num_kv_heads": 2', "num_key_value_heads=4 and num_kv_heads=2 disagree"),
+        ('"num_kv_heads": 3', "num_attention_heads=8 is not divisible by num_kv_heads=3"),
+        ('"multi_query": "yes"', "multi_query='yes' must be true or false"),
+    ],
+)
+def test_falcon_style_keys_that_cannot_be_read_are_refused_by_name(tmp_path, extra, message):
+    with pytest.raises(ValueError, match=message):
+        read_shape(write(tmp_path, "{" + FALCON + ", " + extra + "}"))
+
+
+def test_tied_embeddings_get_a_note_stating_the_shared_rule(tmp_path):
+    path = write(tmp_path, "{" + FALCON + ', "num_key_value_heads": 2, "tie_word_embeddings": true}')
+    [note] = read_shape(path)[1]
+    assert "tie_word_embeddings=true: the one shared matrix takes the embedding row" in note
+
+
 def test_unreadable_config_is_refused(tmp_path):
     with pytest.raises(ValueError, match="cannot read"):
         parse_shape(str(tmp_path / "missing.json"))
