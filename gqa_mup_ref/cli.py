@@ -17,6 +17,7 @@ import sys
 from . import __version__
 from .parameterization import KV_FACTORS, PARAMETERIZATIONS, Shape, get_parameterization, rules_text
 from .shapes import MAX_DEPTH, MAX_WIDTH, MIN_HEAD_DIM
+from .transfer import KV_CHOICES
 
 __all__ = ["main", "build_parser"]
 
@@ -392,7 +393,7 @@ def _add_transfer(subparsers) -> None:
     p.add_argument("--eps", type=float, default=1e-8, help="base Adam ε (default 1e-8)")
     p.add_argument("--param", default="gqa-mup", choices=list(PARAMETERIZATIONS),
                    help="parameterization the proxy was tuned under (default gqa-mup)")
-    p.add_argument("--kv-factor", choices=[*KV_FACTORS, "keep"],
+    p.add_argument("--kv-factor", choices=list(KV_CHOICES),
                    help="key/value LR factor the proxy was tuned with and the target uses (default: "
                    "the parameterization's own); keep: the target keeps the proxy's own "
                    "key/value-to-hidden LR ratio")
