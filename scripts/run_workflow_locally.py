@@ -15,6 +15,7 @@ Prints where the built book is; exit status that of the first step that fails.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -56,6 +57,15 @@ def copy_tree(target: Path) -> None:
             shutil.copy2(source, target / name)
 
 
+def interpreter_env() -> dict[str, str]:
+    """The environment with the running interpreter's folder first on PATH, so that the steps' ``python`` and
+    ``jupyter-book`` are this interpreter's, as in an activated virtual environment, even when it was called by
+    its path (``/path/to/venv/bin/python -m pytest``) without activating it."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
+
+
 def run_steps(target: Path, repository: str, install: bool = True, timeout: int = 900) -> list[str]:
     """Run the build steps in ``target``; return the commands run. Raises CalledProcessError on failure."""
     ran = []
@@ -64,7 +74,7 @@ def run_steps(target: Path, repository: str, install: bool = True, timeout: int 
         if not install:
             command = INSTALL.sub("", command)
         subprocess.run(["bash", "-euo", "pipefail", "-c", command], cwd=target, check=True, timeout=timeout,
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, env=interpreter_env())
         ran.append(command)
     return ran
 

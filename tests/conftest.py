@@ -7,6 +7,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from nbval_stable import pytest_collection_modifyitems  # noqa: E402,F401  (nbval skips figure bytes)
 
 CUDA_SKIP = ("no CUDA GPU here (torch.cuda.is_available() is False); the same command runs this "
              "case on a machine with one")
@@ -53,3 +54,4 @@ def built_book(tmp_path_factory):
     except subprocess.CalledProcessError as error:
         pytest.fail(f"workflow step failed: {error.cmd[-1]}\n{error.stdout[-3000:]}\n{error.stderr[-3000:]}")
     return clone / "_build" / "html"
+
