@@ -1,11 +1,12 @@
 """Analysing stored runs: tidy rows, seed statistics, paired same-seed differences, optima.
 
-Everything here reads the records that :mod:`gqa_mup_ref.sweep` stores (or rows made from them by
+Everything here reads the records that :mod:`gqa_mup_ref.runstore` stores (or rows made from them by
 :func:`tidy_rows`) and needs neither torch nor a results folder. :func:`seed_summary` reduces the
 seeds of each grid point to mean ± sd (and sem, n); :func:`paired_differences` compares two settings
 run with the same seeds, seed by seed, which cancels most of the seed-to-seed noise;
 :func:`find_optimum` / :func:`optima` locate the best learning rate by a parabola in ``log₂ lr``;
-:func:`format_table` prints rows as an aligned table.
+:func:`format_table` prints rows as an aligned table. Nothing here draws: the figures of these
+results are :mod:`gqa_mup_ref.plots`'s, which imports this module (never the reverse).
 """
 
 from __future__ import annotations
@@ -392,15 +393,3 @@ def _short_note(message: str) -> str:
         side = "higher" if "higher" in message else "lower"
         return f"best lr at the grid's edge: extend the grid to {side} lr"
     return message
-
-
-def plot_results(rows: Sequence[Mapping], metric: str = "val_loss"):
-    """Loss-vs-lr figure of a sweep's rows: one panel per parameterization, one line per setting."""
-    from .plots import plot_lr_curves
-
-    varied = [c for c in varied_columns(rows)
-              if c not in _NOT_SETTINGS and c not in ("parameterization", "kv_factor", "alpha")]
-    if len(varied) == 1:
-        return plot_lr_curves(rows, by=varied[0], metric=metric)
-    labelled = [dict(r, setting=", ".join(f"{c}={r[c]}" for c in varied) or "all") for r in rows]
-    return plot_lr_curves(labelled, by="setting", metric=metric)

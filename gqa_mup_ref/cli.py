@@ -3,7 +3,8 @@
 ``rules`` prints the per-layer rules for a model shape; ``sweep`` runs (or, with ``--dry-run``,
 lists and costs) a grid of training runs and prints what it found; ``report`` prints the same for
 an existing results folder (and can draw it); ``coordcheck`` runs a coordinate check over width or
-KV heads. See :mod:`gqa_mup_ref.sweep` for the sweep file format and the results folder.
+KV heads. See :mod:`gqa_mup_ref.sweep` for the sweep file format and :mod:`gqa_mup_ref.runstore` for
+the results folder.
 
 Bad input exits with status 2 and one line naming the value and the fix.
 """
@@ -118,7 +119,7 @@ def _add_sweep(subparsers) -> None:
 def _run_sweep(args) -> int:
     from pathlib import Path
 
-    from . import analysis, sweep
+    from . import analysis, runstore, sweep
 
     sweep.check_device(args.device)  # before anything is read, created or run
     path = Path(args.config)
@@ -135,16 +136,16 @@ def _run_sweep(args) -> int:
         raise ValueError(f"{where}={workers!r} must be a positive integer")
     shard = sweep.parse_shard(args.shard) if args.shard else None
     selected = sweep.shard_runs(configs, shard)
-    _note_ignored(sweep, results)
+    _note_ignored(results)
     try:
-        todo, done = sweep.pending_runs(selected, results)
+        todo, done = runstore.pending_runs(selected, results)
         if args.dry_run:
             print(_dry_run_text(sweep, configs, selected, todo, done, results, workers, args.shard))
             return 0
         report = sweep.run_sweep(selected, results, workers=workers, device=args.device,
                                  quiet=args.quiet)
-        records = sweep.load_records(results, selected)
-    except sweep.ResultsError as error:
+        records = runstore.load_records(results, selected)
+    except runstore.ResultsError as error:
         print(f"{_prog()} sweep: error: {error}", file=sys.stderr)
         return 2
     if args.quiet:
@@ -155,9 +156,11 @@ def _run_sweep(args) -> int:
     return 1 if report.failed else 0
 
 
-def _note_ignored(sweep, results) -> None:
+def _note_ignored(results) -> None:
     """One stderr line naming the files in the results folder that are not run records."""
-    ignored = sweep.ignored_files(results)
+    from .runstore import ignored_files
+
+    ignored = ignored_files(results)
     if ignored:
         print(f"note: ignoring {len(ignored)} file(s) in {results} that are not run records: "
               f"{', '.join(ignored)}", file=sys.stderr)
@@ -183,7 +186,7 @@ def _add_report(subparsers) -> None:
 def _run_report(args) -> int:
     from pathlib import Path
 
-    from . import analysis, sweep
+    from . import analysis, runstore, sweep
 
     results = Path(args.results)
     if not results.is_dir():
@@ -191,10 +194,10 @@ def _run_report(args) -> int:
                          "wrote (see `sweep --results`)")
     configs = sweep.load_sweep_config(args.config)[0] if args.config else None
     _check_plot_file(args.plot)
-    _note_ignored(sweep, results)
+    _note_ignored(results)
     try:
-        records = sweep.load_records(results, configs)
-    except sweep.ResultsError as error:
+        records = runstore.load_records(results, configs)
+    except runstore.ResultsError as error:
         print(f"{_prog()} report: error: {error}", file=sys.stderr)
         return 2
     if not records:
@@ -206,7 +209,9 @@ def _run_report(args) -> int:
         _write_csv(args.csv, rows)
         print(f"rows written to {args.csv}")
     if args.plot:
-        fig = analysis.plot_results(rows, metric=args.metric)
+        from .plots import plot_results
+
+        fig = plot_results(rows, metric=args.metric)
         _save_figure(fig, args.plot)
         print(f"figure written to {args.plot}")
     return 0

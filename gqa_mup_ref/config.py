@@ -1,7 +1,7 @@
 """The configuration of one training run: plain data, importable without torch.
 
 A :class:`RunConfig` determines a run's result (on a given device and torch version), so it is also
-the key under which :mod:`gqa_mup_ref.sweep` stores results. Keeping it free of torch lets the command
+the key under which :mod:`gqa_mup_ref.runstore` stores results. Keeping it free of torch lets the command
 line check a finished sweep, or print rules, without loading torch.
 """
 

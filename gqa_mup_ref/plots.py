@@ -1,8 +1,9 @@
 """The book's figure style: one colour per parameterization, colour-blind-safe, readable at book width.
 
-Every plotting function takes tidy rows (lists of dicts, from :func:`gqa_mup_ref.sweep.tidy_rows`,
-:func:`gqa_mup_ref.sweep.optima` or :func:`gqa_mup_ref.coordcheck.coord_check`) and returns a
-``matplotlib`` Figure drawn in :func:`book_style`.
+Every plotting function takes tidy rows (lists of dicts, from :func:`gqa_mup_ref.analysis.tidy_rows`,
+:func:`gqa_mup_ref.analysis.optima` or :func:`gqa_mup_ref.coordcheck.coord_check`) and returns a
+``matplotlib`` Figure drawn in :func:`book_style`. Layers point one way: this module may import
+:mod:`gqa_mup_ref.analysis` (what to draw), never the reverse (analysis computes, plots draw).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ __all__ = [
     "param_color",
     "param_label",
     "plot_lr_curves",
+    "plot_results",
     "plot_optima",
     "plot_coord_check",
     "INVARIANT_COLORS",
@@ -115,12 +117,12 @@ def plot_lr_curves(
 
     Lines are the mean over seeds (dots are single seeds); each line's fitted optimum is a star,
     hollow when it is at the edge of the grid. Diverged runs are crosses along the top. Optima
-    are computed with :func:`gqa_mup_ref.sweep.optima` unless ``optima_rows`` are given.
+    are computed with :func:`gqa_mup_ref.analysis.optima` unless ``optima_rows`` are given.
     """
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    from .sweep import optima as find_optima
+    from .analysis import optima as find_optima
 
     labelled = [dict(r, _label=_row_label(r)) for r in rows]
     panels = _sorted_unique(r["_label"] for r in labelled)
@@ -163,6 +165,18 @@ def plot_lr_curves(
             handles.append(Line2D([], [], ls="", marker="x", color="black", label="diverged"))
         fig.legend(handles=handles, loc="outside right center", fontsize=8)
     return fig
+
+
+def plot_results(rows: Sequence[Mapping], metric: str = "val_loss"):
+    """Loss-vs-lr figure of a sweep's rows: one panel per parameterization, one line per setting."""
+    from .analysis import _NOT_SETTINGS, varied_columns
+
+    varied = [c for c in varied_columns(rows)
+              if c not in _NOT_SETTINGS and c not in ("parameterization", "kv_factor", "alpha")]
+    if len(varied) == 1:
+        return plot_lr_curves(rows, by=varied[0], metric=metric)
+    labelled = [dict(r, setting=", ".join(f"{c}={r[c]}" for c in varied) or "all") for r in rows]
+    return plot_lr_curves(labelled, by="setting", metric=metric)
 
 
 def _finite(value) -> bool:

@@ -1,27 +1,23 @@
-"""Grids of training runs with a results cache: the experiment engine of chapters 3–5.
+"""Running sweeps: grids of training runs, sharded, on workers: the experiment engine of chapters 3–5.
 
 A sweep is a list of :class:`~gqa_mup_ref.train.RunConfig` (usually the product of a few grid
-lists, :func:`expand_grid`). Each run is keyed by a hash of its full configuration
-(:func:`run_key`) and stored as one small JSON file ``<results>/<key>.json`` written atomically
-(a temporary file in the same folder, then ``os.replace``), so an interrupted sweep never leaves
-half a result and a rerun skips what is done. Merging shards, or sweeps run on other machines, is
-copying their JSON files into one folder.
+lists, :func:`expand_grid`, read from a sweep file by :func:`load_sweep_config`), split into shards
+by :func:`shard_runs`. :func:`run_sweep` runs what has no stored result yet: on CPU in worker
+processes with one thread each (two single-thread workers beat one two-thread process on two
+cores), on a GPU sequentially in this process. A run that diverges is stored as diverged; a run
+that raises is reported in :attr:`SweepReport.failed` and retried by the next rerun; neither stops
+the sweep. :func:`estimate_cost` says what a sweep will cost before it runs.
 
-:func:`run_sweep` runs what is missing: on CPU in worker processes with one thread each (two
-single-thread workers beat one two-thread process on two cores), on a GPU sequentially in this
-process. A run that diverges is stored as diverged; a run that raises is reported in
-:attr:`SweepReport.failed` and retried by the next rerun; neither stops the sweep.
-
-Analysing the stored runs (tidy rows, seed statistics, paired differences, optima) lives in
-:mod:`gqa_mup_ref.analysis`; its public names are re-exported here for code written before the split.
+Storing the runs (run keys, one JSON file per run written atomically, reading and checking them)
+lives in :mod:`gqa_mup_ref.runstore`, and analysing them (tidy rows, seed statistics, paired
+differences, optima) in :mod:`gqa_mup_ref.analysis`; the public names of both are re-exported here
+for code written before the splits.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as futures
-import contextlib
 import dataclasses
-import hashlib
 import itertools
 import json
 import math
@@ -29,10 +25,8 @@ import multiprocessing
 import os
 import re
 import statistics
-import tempfile
 import time
-import typing
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,34 +44,51 @@ from .analysis import (  # noqa: F401
     tidy_rows,
 )
 
+# Storing runs lives in gqa_mup_ref.runstore; its public names stay reachable as `sweep.load_record` etc.
+from .runstore import (  # noqa: F401
+    FORMAT_VERSION,
+    ResultsError,
+    ignored_files,
+    is_record_name,
+    load_record,
+    load_records,
+    normalized_fields,
+    pending_runs,
+    result_path,
+    run_key,
+    save_result,
+)
+
 if TYPE_CHECKING:  # pragma: no cover
     from .train import RunResult
 
 # torch and gqa_mup_ref.train are imported where runs are trained or timed, so that checking a
 # finished sweep (or a dry run with stored timings) does not pay torch's import time.
 
+
 __all__ = [
-    "FORMAT_VERSION",
-    "ResultsError",
     "SweepReport",
-    "Optimum",
-    "run_key",
     "expand_grid",
     "load_sweep_config",
     "shard_runs",
     "parse_shard",
+    "run_sweep",
+    "resolve_device",
+    "check_device",
+    "estimate_cost",
+    # re-exported from .runstore (storing runs)
+    "FORMAT_VERSION",
+    "ResultsError",
+    "run_key",
     "result_path",
     "save_result",
     "load_record",
     "load_records",
-    "run_sweep",
-    "resolve_device",
-    "check_device",
     "pending_runs",
-    "estimate_cost",
     "ignored_files",
     "is_record_name",
     # re-exported from .analysis
+    "Optimum",
     "tidy_rows",
     "format_table",
     "seed_summary",
@@ -86,43 +97,11 @@ __all__ = [
     "optima",
 ]
 
-FORMAT_VERSION = 1
-"""Version of the per-run JSON layout; a file with another version is refused, never guessed at."""
 
 _CONFIG_FIELDS = {f.name for f in dataclasses.fields(RunConfig)}
 
 
-class ResultsError(RuntimeError):
-    """A stored result that cannot be trusted (corrupt, or written by an incompatible version)."""
-
-
 # ----------------------------------------------------------------------------- building the run list
-
-
-def _float_fields() -> set[str]:
-    hints = typing.get_type_hints(RunConfig)
-    return {name for name, hint in hints.items() if hint is float or float in typing.get_args(hint)}
-
-
-_FLOAT_FIELDS = _float_fields()
-
-
-def _normalized(values: Mapping[str, Any]) -> dict:
-    """Integers given for float fields become floats (``weight_decay = 0`` is ``0.0``)."""
-    return {k: float(v) if k in _FLOAT_FIELDS and type(v) is int else v for k, v in values.items()}
-
-
-def run_key(config: RunConfig) -> str:
-    """Stable key of a run: the first 16 hex digits of SHA-256 of its config as sorted JSON.
-
-    Every field counts, defaults included, so two runs share a key exactly when they share a
-    configuration (floats are written by ``repr``, which round-trips exactly; an integer given for
-    a float field counts as that float). ``lr_multipliers`` counts only when it is not empty, so runs
-    without multipliers keep the keys (and file names) they had before that field existed.
-    """
-    values = _normalized(config.to_dict())  # without lr_multipliers when there are none
-    text = json.dumps(values, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def expand_grid(fixed: Mapping[str, Any] | None = None, grid: Mapping[str, Sequence] | None = None
@@ -170,7 +149,7 @@ def expand_grid(fixed: Mapping[str, Any] | None = None, grid: Mapping[str, Seque
         for part in combination:
             values.update(part)
         try:
-            config = RunConfig(**_normalized(values))
+            config = RunConfig(**normalized_fields(values))
         except (TypeError, ValueError) as error:
             failures.append(({k: v for part in combination for k, v in part.items()}, str(error)))
             continue
@@ -195,7 +174,7 @@ def expand_grid(fixed: Mapping[str, Any] | None = None, grid: Mapping[str, Seque
 def _fixed_error(fixed: Mapping, grid: Mapping) -> str | None:
     """The error of the fixed fields alone (defaults elsewhere), or None when they make a valid run."""
     try:
-        RunConfig(**_normalized(fixed))
+        RunConfig(**normalized_fields(fixed))
     except (TypeError, ValueError) as error:
         return str(error)
     return None
@@ -287,140 +266,6 @@ def _check_fields(values: Mapping, what: str) -> None:
             f"unknown {what} {', '.join(map(repr, unknown))}; RunConfig fields are "
             f"{', '.join(sorted(_CONFIG_FIELDS))}"
         )
-
-
-# ----------------------------------------------------------------------------- the results cache
-
-
-def result_path(results_dir: str | os.PathLike, config: RunConfig) -> Path:
-    """Where the run ``config`` is stored: ``<results_dir>/<run_key(config)>.json``."""
-    return Path(results_dir) / f"{run_key(config)}.json"
-
-
-def _jsonable(value: Any) -> Any:
-    """NaN/inf become ``null`` so the files are strict JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def save_result(results_dir: str | os.PathLike, result: RunResult) -> Path:
-    """Write one run's record atomically (temporary file in the same folder, then ``os.replace``)."""
-    directory = Path(results_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    record = {"format_version": FORMAT_VERSION, "key": run_key(result.config)} | result.to_dict()
-    path = result_path(directory, result.config)
-    handle, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        # mkstemp makes the file 0600; give it the mode a plain open() would (0666 minus the
-        # umask), so a results folder shared with a group stays readable to it.
-        os.chmod(tmp, 0o666 & ~_umask())
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            json.dump(_jsonable(record), file, indent=1, allow_nan=False)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_RECORD_NAME = re.compile(r"[0-9a-f]{16}\.json")
-
-
-def is_record_name(name: str) -> bool:
-    """Whether a file name is a run record's, ``<16 hex digits>.json`` (:func:`run_key`)."""
-    return _RECORD_NAME.fullmatch(name) is not None
-
-
-def ignored_files(results_dir: str | os.PathLike) -> list[str]:
-    """Names in ``results_dir`` that are not run records (a README, notes), which every reader skips.
-
-    Hidden names (temporary files of a write in progress) are left out of the list.
-    """
-    directory = Path(results_dir)
-    if not directory.is_dir():
-        return []
-    return sorted(p.name for p in directory.iterdir()
-                  if not p.name.startswith(".") and not is_record_name(p.name))
-
-
-def load_record(path: str | os.PathLike) -> dict:
-    """One stored run as a dict (``config`` a dict; missing losses as NaN), checked before use.
-
-    Raises :class:`ResultsError` naming the file when it is not valid JSON, has another format
-    version, or does not match its key; the fix is to delete the file and re-run the sweep.
-    """
-    path = Path(path)
-    fix = f"delete {path} and re-run the sweep to recompute it"
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ResultsError(f"results file {path} is corrupt ({error}); {fix}") from None
-    if not isinstance(record, dict):
-        raise ResultsError(f"results file {path} is not a run record; {fix}")
-    version = record.get("format_version")
-    if version != FORMAT_VERSION:
-        raise ResultsError(
-            f"results file {path} has format_version={version!r}, this code reads "
-            f"{FORMAT_VERSION}; {fix}"
-        )
-    try:
-        config = RunConfig(**record["config"])
-        for name in ("train_loss", "val_loss", "diverged", "wall_time"):
-            record[name]  # noqa: B018 - presence check
-    except (KeyError, TypeError, ValueError) as error:
-        raise ResultsError(f"results file {path} is incomplete or invalid ({error!r}); {fix}") from None
-    if record.get("key") != run_key(config) or path.stem != record["key"]:
-        raise ResultsError(
-            f"results file {path} does not match its configuration (key {record.get('key')!r}, "
-            f"expected {run_key(config)!r}); {fix}"
-        )
-    for name in ("train_loss", "val_loss"):
-        if record[name] is None:
-            record[name] = math.nan
-    return record
-
-
-def load_records(results_dir: str | os.PathLike, configs: Iterable[RunConfig] | None = None
-                 ) -> list[dict]:
-    """Every stored record in ``results_dir`` (or only those of ``configs``), sorted by key.
-
-    Files not named ``<key>.json`` (:func:`ignored_files`) are skipped; a file named like a record
-    that is not a valid one raises :class:`ResultsError`.
-    """
-    directory = Path(results_dir)
-    if configs is not None:
-        paths = [p for p in (result_path(directory, c) for c in configs) if p.exists()]
-    else:
-        paths = sorted(directory.glob("*.json")) if directory.is_dir() else []
-    # Only files named like records are read (see ignored_files for the others).
-    return sorted((load_record(p) for p in paths if is_record_name(p.name)), key=lambda r: r["key"])
-
-
-def pending_runs(configs: Sequence[RunConfig], results_dir: str | os.PathLike
-                 ) -> tuple[list[RunConfig], list[dict]]:
-    """``(runs still to do, records already done)``; every existing file is validated on the way."""
-    todo, done = [], []
-    for config in configs:
-        path = result_path(results_dir, config)
-        if path.exists():
-            done.append(load_record(path))
-        else:
-            todo.append(config)
-    return todo, done
 
 
 # ----------------------------------------------------------------------------- running
@@ -526,7 +371,8 @@ def run_sweep(
     ``workers == 1`` or a CUDA device runs in this process, one run after another. ``on_result`` is
     called in this process with each new record (an exception there stops the sweep; finished runs
     stay stored). ``train_fn`` replaces :func:`~gqa_mup_ref.train.train` (the default; it must be
-    picklable for workers). Stored results that are corrupt raise :class:`ResultsError` before anything runs.
+    picklable for workers). Stored results that are corrupt raise
+    :class:`~gqa_mup_ref.runstore.ResultsError` before anything runs.
     ``quiet=True`` prints nothing (no bar, no summary line with its timing): use it in notebooks
     that nbval compares, and print what you choose from the returned :class:`SweepReport`.
     """
