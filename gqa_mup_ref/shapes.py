@@ -26,6 +26,7 @@ from .parameterization import Shape
 __all__ = [
     "HF_KEYS",
     "INLINE_KEYS",
+    "PACKAGE_NAMES",
     "MAX_WIDTH",
     "MAX_DEPTH",
     "MIN_HEAD_DIM",
