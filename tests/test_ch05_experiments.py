@@ -159,9 +159,12 @@ def test_decisive_sweep_runs_whole_seeds_first_and_reuses_identical_committed_ru
     for seed in range(8):  # seeds outermost: any prefix of the list is whole seeds
         block = main[14 * seed:14 * (seed + 1)]
         assert {c.seed for c in block} == {seed} and len({(c.shape.r, _log2_mu(c)) for c in block}) == 14
-    for name in ("sweep_lr.toml", "sweep.toml"):  # copied runs are the same configurations as ch05_wide's
+    copied = set()  # the protocol's 15 copies: the same configurations (keys) and records as ch05_wide's
+    for name in ("sweep_lr.toml", "sweep.toml"):
         for config in sweep.load_sweep_config(DECISIVE / name)[0]:
             copy = sweep.result_path(DECISIVE, config)
-            if copy.exists():
-                original = sweep.result_path(ROOT / "results/ch05_wide", config)
-                assert original.exists() and sweep.load_record(copy) == sweep.load_record(original)
+            original = sweep.result_path(ROOT / "results/ch05_wide", config)
+            if copy.exists() and original.exists():
+                assert sweep.load_record(copy) == sweep.load_record(original)
+                copied.add(copy.name)
+    assert len(copied) == 15
