@@ -110,14 +110,9 @@ def timed(command: list[str], env: dict | None = None) -> float:
 def hardware() -> dict:
     import torch
 
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from gqa_mup_ref.reproducibility import cpu_model
+
+    cpu = cpu_model()
     return {"cpu": cpu, "logical_cores": os.cpu_count(), "python": platform.python_version(),
             "torch": torch.__version__, "platform": platform.platform()}
 

@@ -18,7 +18,7 @@ import os
 import random
 import sys
 
-__all__ = ["QUIET_WAITING", "quiet_waiting", "waiting_is_quiet", "set_determinism"]
+__all__ = ["QUIET_WAITING", "quiet_waiting", "waiting_is_quiet", "set_determinism", "cpu_model"]
 
 QUIET_WAITING = {"OMP_WAIT_POLICY": "PASSIVE"}
 """Environment that makes idle OpenMP threads sleep instead of spinning."""
@@ -67,3 +67,17 @@ def set_determinism(seed: int = 0, threads: int = 2) -> None:
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
+
+
+def cpu_model() -> str:
+    """The CPU's model name, for the provenance of a result: ``/proc/cpuinfo``'s first ``model name`` on
+    Linux, else what :func:`platform.processor` (or :func:`platform.machine`) says."""
+    import platform
+
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

@@ -59,14 +59,9 @@ def sample(folder: str) -> list[tuple[str, Path]]:
 def machine() -> dict:
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from gqa_mup_ref.reproducibility import cpu_model
+
+    cpu = cpu_model()
     return {"capability": torch.backends.cpu.get_cpu_capability(), "torch": torch.__version__,
             "python": platform.python_version(), "cpu": cpu, "threads": torch.get_num_threads()}
 

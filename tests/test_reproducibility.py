@@ -51,3 +51,18 @@ def test_set_determinism_fixes_seeds_and_threads():
     assert torch.equal(a, torch.rand(3)) and torch.get_num_threads() == 1
     with pytest.raises(ValueError, match="threads=0 must be a positive integer"):
         set_determinism(0, threads=0)
+
+
+def test_cpu_model_names_the_processor():
+    import re
+    from pathlib import Path
+
+    from gqa_mup_ref.reproducibility import cpu_model
+
+    name = cpu_model()
+    assert name and name == name.strip()
+    info = Path("/proc/cpuinfo")
+    if info.exists():
+        match = re.search(r"^model name\s*:\s*(.+)$", info.read_text(), re.MULTILINE)
+        if match:
+            assert name == match.group(1).strip()
