@@ -71,7 +71,7 @@ def set_determinism(seed: int = 0, threads: int = 2) -> None:
 
 def cpu_model() -> str:
     """The CPU's model name, for the provenance of a result: ``/proc/cpuinfo``'s first ``model name`` on
-    Linux, else what :func:`platform.processor` (or :func:`platform.machine`) says."""
+    Linux, else what ``platform.processor()`` (or ``platform.machine()``) says."""
     import platform
 
     try:
