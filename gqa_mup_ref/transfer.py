@@ -70,6 +70,7 @@ __all__ = [
     "KV_CHOICES",
     "KV_EVIDENCE",
     "LLAMA_PATTERNS",
+    "FUSED_QKV",
     "Transfer",
     "transfer",
     "transfer_text",
@@ -398,20 +399,26 @@ def lr_shift_per_doubling(optima_rows: list[Mapping], x: str = "width") -> dict[
 # ----------------------------------------------------------------------------- your own model
 
 LLAMA_PATTERNS: dict[str, str] = {
-    "embedding": r"embed_tokens\.weight$",
-    "query": r"q_proj\.weight$",
-    "key": r"k_proj\.weight$",
-    "value": r"v_proj\.weight$",
-    "attn_out": r"o_proj\.weight$",
-    "mlp_in": r"(gate_proj|up_proj)\.weight$",
-    "mlp_out": r"down_proj\.weight$",
-    "unembedding": r"lm_head\.weight$",
+    "embedding": r"(^|\.)embed_tokens\.weight$",
+    "query": r"(^|\.)q_proj\.weight$",
+    "key": r"(^|\.)k_proj\.weight$",
+    "value": r"(^|\.)v_proj\.weight$",
+    "attn_out": r"(^|\.)o_proj\.weight$",
+    "mlp_in": r"(^|\.)(gate_proj|up_proj|gate_up_proj)\.weight$",
+    "mlp_out": r"(^|\.)down_proj\.weight$",
+    "unembedding": r"(^|\.)lm_head\.weight$",
     "norm": r"norm\.weight$|\.bias$",
 }
 """Role -> regular expression searched in a parameter's name (Llama-style names, as in Hugging Face
 ``LlamaForCausalLM``: ``model.layers.0.self_attn.q_proj.weight``, ``model.norm.weight``, …).
 Biases are vector-like, so they share the rule of the norm gains (LR independent of width, no decay).
-With tied embeddings the output matrix is ``embed_tokens`` and takes the embedding rule."""
+With tied embeddings the output matrix is ``embed_tokens`` and takes the embedding rule. Names are matched
+whole (``qkv_proj`` is not ``v_proj``): a fused gate/up projection (``gate_up_proj``) is one ``mlp_in``
+matrix, since both halves take that rule; a fused query/key/value projection is refused (:data:`FUSED_QKV`)."""
+
+FUSED_QKV = r"(^|\.)(qkv_proj|query_key_value|Wqkv|c_attn)\.weight$"
+"""Names of fused query/key/value matrices (Phi-3, Falcon/GPT-NeoX, MPT, GPT-2): their rows take three
+different rules (query, and key/value with the key/value factor), so one role cannot describe them."""
 
 
 def roles_by_name(model: torch.nn.Module, patterns: Mapping[str, str] | None = None
@@ -446,6 +453,12 @@ def roles_by_name(model: torch.nn.Module, patterns: Mapping[str, str] | None = N
             several.append(f"{name} ({', '.join(hits)})")
     if unmatched or several:
         parts = []
+        fused = [name for name in unmatched if re.search(FUSED_QKV, name)]
+        if fused:
+            parts.append(f"{len(fused)} fused query/key/value projection(s) ({', '.join(fused)}) take three "
+                         "rules in one matrix: split each into q_proj, k_proj and v_proj (e.g. load the model as "
+                         "its unfused Llama equivalent) before building the groups")
+            unmatched = [name for name in unmatched if name not in fused]
         if unmatched:
             parts.append(f"{len(unmatched)} parameter(s) match no role: {', '.join(unmatched)}")
         if several:

@@ -522,6 +522,24 @@ def test_patterns_override_defaults_per_role():
     assert roles["model.norm.weight"] == roles["model.layers.0.input_layernorm.weight"] == "norm"
 
 
+def test_names_are_matched_whole_and_fused_qkv_is_refused_with_the_fix():
+    import torch.nn as nn
+
+    model = nn.Module()
+    model.attn = nn.Module()
+    model.attn.qkv_proj = nn.Linear(8, 24, bias=False)  # Phi-3: ends in "v_proj.weight", is not a value matrix
+    model.mlp = nn.Module()
+    model.mlp.gate_up_proj = nn.Linear(8, 32, bias=False)  # both halves are mlp_in
+    model.mlp.down_proj = nn.Linear(16, 8, bias=False)
+    with pytest.raises(ValueError) as error:
+        roles_by_name(model)
+    text = str(error.value)
+    assert "1 fused query/key/value projection(s) (attn.qkv_proj.weight)" in text
+    assert "split each into q_proj, k_proj and v_proj" in text and "match no role" not in text
+    del model.attn
+    assert roles_by_name(model) == {"mlp.gate_up_proj.weight": "mlp_in", "mlp.down_proj.weight": "mlp_out"}
+
+
 def test_lr_shift_per_doubling_is_the_least_squares_slope_with_propagated_error():
     from gqa_mup_ref.transfer import lr_shift_per_doubling
 
