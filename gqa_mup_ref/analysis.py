@@ -26,6 +26,8 @@ __all__ = [
     "paired_differences",
     "find_optimum",
     "optima",
+    "plateau_loss",
+    "is_collapsed",
 ]
 
 # ----------------------------------------------------------------------------- tidy results
@@ -51,6 +53,29 @@ def tidy_rows(records: Iterable[dict]) -> list[dict]:
             row[name] = record.get(name)
         rows.append(row)
     return rows
+
+
+def plateau_loss(record: Mapping, start: int = 100, stop: int = 200) -> float:
+    """Mean of a run's stored training-loss curve over ``start <= step < stop`` (NaN if it has no point there).
+
+    A run past the learning-rate cliff often does not diverge: it stalls for a hundred steps or more near
+    the loss of a model that ignores its context, then recovers part of the way, so its final loss alone
+    does not show it. The curve is the one :class:`gqa_mup_ref.train.RunResult` stores (thinned).
+    """
+    points = [loss for step, loss in record.get("loss_curve") or [] if start <= step < stop]
+    return statistics.fmean(points) if points else math.nan
+
+
+def is_collapsed(record: Mapping, threshold: float = 2.5, start: int = 100, stop: int = 200) -> bool:
+    """Whether a non-diverged run stalled: :func:`plateau_loss` ``>= threshold`` nats.
+
+    The defaults are chapter 5's decisive protocol (``results/ch05_decisive/protocol.md``): on the
+    ``pydoc`` characters at d = 32 they separate the runs past the cliff (2.52–2.75) from every healthy or
+    merely slow run (at most 2.50). Diverged runs are not collapsed (they are flagged as diverged).
+    """
+    if record.get("diverged"):
+        return False
+    return plateau_loss(record, start, stop) >= threshold
 
 
 def multipliers_text(multipliers) -> str:

@@ -415,3 +415,25 @@ def test_a_small_sweep_runs_on_the_device(tmp_path, device):
     report = sweep.run_sweep(configs, tmp_path, workers=2, device=device, quiet=True)
     assert len(report.completed) == 2 and not report.failed
     assert {r["device"] for r in sweep.load_records(tmp_path)} == {device}
+
+
+def test_a_stalled_run_is_flagged_collapsed_and_a_slow_or_diverged_one_is_not():
+    import math as _math
+    from pathlib import Path as _Path
+
+    from gqa_mup_ref import runstore
+    from gqa_mup_ref.analysis import is_collapsed, plateau_loss
+
+    # steps 104 and 192 are inside [100, 200): their mean is 2.5, the protocol's threshold
+    record = {"diverged": False, "loss_curve": [[0, 4.0], [96, 3.0], [104, 2.6], [192, 2.4], [200, 9.0]]}
+    assert plateau_loss(record) == pytest.approx(2.5) and is_collapsed(record)
+    assert not is_collapsed(record, threshold=2.6)
+    assert not is_collapsed(record | {"diverged": True})
+    assert _math.isnan(plateau_loss({"loss_curve": [[0, 4.0]]})) and not is_collapsed({"loss_curve": []})
+    # the protocol's examples among the committed d = 32 runs: gqa, r = 8, 2^-6, seed 2 stalled at 2.56;
+    # the r = 1 run at 2^-9 is slow (2.43), not collapsed
+    wide = _Path(__file__).resolve().parents[1] / "results" / "ch05_wide"
+    stalled = runstore.load_record(wide / "ebbf4c1a812d40d0.json")
+    slow = runstore.load_record(wide / "1779fb0178f03e5b.json")
+    assert is_collapsed(stalled) and 2.55 < plateau_loss(stalled) < 2.57
+    assert not is_collapsed(slow) and plateau_loss(slow) < 2.45
