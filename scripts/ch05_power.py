@@ -3,7 +3,7 @@
 Reads committed runs only (no training). Estimand: the same-seed shift s = log2 mu*(r=8) - log2 mu*(r=1)
 of the best key+value LR multiplier under plain muP at d = 32. Each seed's optimum is a three-point
 parabola around its grid argmin (kv_transfer with window=1). Test: paired (one-sample) t on the shifts,
-two-sided alpha = 0.05; power from the noncentral t distribution (scipy.stats.nct).
+two-sided alpha = 0.05; power and MDE from gqa_mup_ref.decisive (noncentral t).
 
     python scripts/ch05_power.py            # prints the table
     python scripts/ch05_power.py --json results/ch05_decisive/power.json
@@ -20,6 +20,7 @@ import numpy as np
 from scipy import stats
 
 from gqa_mup_ref import analysis, kv_transfer, sweep
+from gqa_mup_ref.decisive import mde, power  # the protocol's power and MDE, written once
 
 ROOT = Path(__file__).resolve().parents[1]
 ALPHA = 0.05
@@ -46,28 +47,11 @@ def sd_upper(sd: float, df: int, level: float = UPPER) -> float:
     return sd * math.sqrt(df / stats.chi2.ppf(1 - level, df))
 
 
-def power(n: int, effect: float, sd: float, alpha: float = ALPHA) -> float:
-    """Two-sided one-sample (paired) t test of n values: P(reject) when the true mean is `effect`."""
-    df = n - 1
-    crit = stats.t.ppf(1 - alpha / 2, df)
-    nc = effect / sd * math.sqrt(n)
-    return float(stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc))
-
-
 def seeds_needed(effect: float, sd: float, target: float = POWER, cap: int = 200) -> int | None:
     for n in range(2, cap + 1):
         if power(n, effect, sd) >= target:
             return n
     return None
-
-
-def mde(n: int, sd: float, target: float = POWER) -> float:
-    """Smallest true mean shift detected with probability `target` by n seeds (bisection)."""
-    lo, hi = 0.0, 50 * sd
-    for _ in range(80):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if power(n, mid, sd) < target else (lo, mid)
-    return hi
 
 
 def largest_sd(n: int, effect: float, target: float = POWER) -> float:

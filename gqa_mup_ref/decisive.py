@@ -1,0 +1,265 @@
+"""Chapter 5's decisive experiment, analysed exactly as its protocol says (``results/ch05_decisive/protocol.md``).
+
+The experiment scans a key+value LR multiplier ``μ`` under plain μP at ``r = 1`` and ``r = 8`` for several
+seeds. Per seed and ``r`` the best multiplier is found on the grid of ``x = log₂ μ``; the estimand is the
+mean of the same-seed shift
+
+    s = log₂ μ*(r = 8) − log₂ μ*(r = 1),
+
+which each candidate key/value factor ``f`` predicts to be ``log₂ f(8) − log₂ f(1)``
+(:func:`gqa_mup_ref.kv_transfer.predicted_shift`). The protocol's tests are paired ``t`` tests of
+``H₀: E s = prediction`` with exact sign-flip companions, a direct ``none``-against-``gqa`` test of the
+midpoint, and minimum detectable effects at 80 % power (noncentral ``t``). Everything here reads stored
+runs; nothing trains. ``scipy`` supplies the ``t`` and noncentral ``t`` distributions.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .analysis import is_collapsed, tidy_rows
+from .kv_transfer import predicted_shift, scan_rows
+
+__all__ = [
+    "HYPOTHESES",
+    "ESTIMATORS",
+    "Point",
+    "curves_from_records",
+    "seed_optimum",
+    "shifts",
+    "t_test",
+    "sign_flip_p",
+    "power",
+    "mde",
+    "verdict",
+]
+
+HYPOTHESES = ("inv-sqrt-r", "none", "gqa", "sqrt-r")
+"""The candidate key/value factors the protocol tests, from the smallest predicted shift to the largest."""
+
+ESTIMATORS: dict[str, str] = {
+    "primary": "three-point parabola around the grid argmin (collapsed runs keep their loss)",
+    "argmin": "(B) the grid argmin, no fit",
+    "no-collapsed": "(C) three-point parabola over the runs that did not collapse",
+    "five-point": "(D) five-point parabola around the grid argmin",
+}
+"""Per-seed estimators of ``log₂ μ*``: the protocol's primary one and its three sensitivity checks."""
+
+ALPHA = 0.05
+TARGET_POWER = 0.8
+
+
+@dataclass(frozen=True)
+class Point:
+    """One run of a scan: ``x = log₂ μ``, its validation loss (``inf`` when diverged) and its flags."""
+
+    x: float
+    loss: float
+    collapsed: bool = False
+    diverged: bool = False
+
+
+def curves_from_records(records: Iterable[Mapping], scan: str = "key+value",
+                        threshold: float = 2.5) -> dict[tuple[int, int], list[Point]]:
+    """``{(r, seed): points sorted by x}`` from stored run records (``runstore.load_records``).
+
+    ``collapsed`` is :func:`gqa_mup_ref.analysis.is_collapsed` with the protocol's threshold (mean training
+    loss over steps 100–199 at least ``threshold`` nats); a diverged run's loss is ``inf``.
+    """
+    records = list(records)
+    flags = {record.get("key"): is_collapsed(record, threshold) for record in records}
+    curves: dict[tuple[int, int], list[Point]] = {}
+    for row in scan_rows(tidy_rows(records), scan):
+        diverged = bool(row["diverged"]) or not math.isfinite(row["val_loss"] or math.nan)
+        loss = math.inf if diverged else float(row["val_loss"])
+        point = Point(round(row["log2_mu"], 6), loss, flags.get(row["key"], False), diverged)
+        curves.setdefault((int(row["r"]), int(row["seed"])), []).append(point)
+    return {key: sorted(points, key=lambda p: p.x) for key, points in sorted(curves.items())}
+
+
+def _vertex(points: Sequence[Point]) -> float | None:
+    """Vertex of the least-squares parabola ``loss ≈ a x² + b x + c``, ``x* = −b/2a``, clipped to the
+    points' range; None when the fit is not convex (``a ≤ 0``)."""
+    xs = np.array([p.x for p in points])
+    a, b, _ = np.polyfit(xs, np.array([p.loss for p in points]), 2)
+    if not a > 0:
+        return None
+    return float(np.clip(-b / (2 * a), xs.min(), xs.max()))
+
+
+def seed_optimum(points: Sequence[Point], estimator: str = "primary") -> dict:
+    """One seed's ``log₂ μ*`` at one ``r`` by ``estimator`` (one of :data:`ESTIMATORS`).
+
+    Returns ``{"x": value, "censored": None | "low" | "high", "how": text}``. An argmin at the first or
+    last grid point is *censored* there (its value is that point). The primary estimator fits the parabola
+    through the argmin and its two grid neighbours and falls back to the argmin when a neighbour diverged;
+    ``no-collapsed`` first drops collapsed runs; ``five-point`` uses two neighbours on each side (fewer at
+    the ends of the grid). Raises ``ValueError`` when no usable run is left (every run diverged or
+    collapsed): the protocol drops such a seed and reports it.
+    """
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator={estimator!r}; choose one of {', '.join(ESTIMATORS)}")
+    usable = [p for p in points if not (estimator == "no-collapsed" and p.collapsed)]
+    finite = [p for p in usable if math.isfinite(p.loss)]
+    if not finite:
+        raise ValueError("no run of this seed is usable (all diverged or collapsed)")
+    i = min(range(len(usable)), key=lambda k: usable[k].loss)
+    best = usable[i]
+    if estimator != "no-collapsed" and best.collapsed and all(p.collapsed for p in finite):
+        raise ValueError("every run of this seed collapsed")
+    if i == 0 or i == len(usable) - 1:
+        return {"x": best.x, "censored": "low" if i == 0 else "high", "how": "argmin at the grid's edge"}
+    if estimator == "argmin":
+        return {"x": best.x, "censored": None, "how": "grid argmin"}
+    half = 2 if estimator == "five-point" else 1
+    window = usable[max(0, i - half): i + half + 1]
+    if not all(math.isfinite(p.loss) for p in window):
+        return {"x": best.x, "censored": None, "how": "grid argmin (a neighbour diverged)"}
+    vertex = _vertex(window)
+    if vertex is None:
+        return {"x": best.x, "censored": None, "how": "grid argmin (parabola not convex)"}
+    return {"x": vertex, "censored": None, "how": f"{len(window)}-point parabola"}
+
+
+def shifts(curves: Mapping[tuple[int, int], Sequence[Point]], estimator: str = "primary",
+           r_low: int = 1, r_high: int = 8) -> dict[int, dict]:
+    """Per seed with both ``r``: ``{"s": x*(r_high) − x*(r_low), "low": optimum, "high": optimum}``.
+
+    Seeds missing one ``r``, or with no usable run at one, are left out (the caller reports them).
+    """
+    out = {}
+    seeds = sorted({seed for (_, seed) in curves})
+    for seed in seeds:
+        if (r_low, seed) not in curves or (r_high, seed) not in curves:
+            continue
+        try:
+            low = seed_optimum(curves[(r_low, seed)], estimator)
+            high = seed_optimum(curves[(r_high, seed)], estimator)
+        except ValueError:
+            continue
+        out[seed] = {"s": high["x"] - low["x"], "low": low, "high": high}
+    return out
+
+
+def t_test(values: Sequence[float], null: float, alpha: float = ALPHA) -> dict:
+    """Two-sided one-sample ``t`` test of ``H₀: E v = null``: ``t = (v̄ − null)/(sd/√n)``, ``df = n − 1``.
+
+    Returns mean, sd, n, t, p and the ``1 − alpha`` interval ``v̄ ± t_{1−α/2}(n−1)·sd/√n``.
+    """
+    from scipy import stats
+
+    values = [float(v) for v in values]
+    n = len(values)
+    if n < 2:
+        raise ValueError(f"a t test needs at least two values, got {n}")
+    mean, sd = statistics.fmean(values), statistics.stdev(values)
+    half = stats.t.ppf(1 - alpha / 2, n - 1) * sd / math.sqrt(n)
+    if sd == 0:
+        t, p = (math.inf if mean != null else 0.0), (0.0 if mean != null else 1.0)
+    else:
+        t = (mean - null) / (sd / math.sqrt(n))
+        p = float(2 * stats.t.sf(abs(t), n - 1))
+    return {"mean": mean, "sd": sd, "n": n, "t": t, "p": p, "low": mean - half, "high": mean + half}
+
+
+def sign_flip_p(values: Sequence[float], null: float) -> float:
+    """Exact two-sided sign-flip ``p`` of ``H₀``: ``v − null`` is symmetric about 0.
+
+    Over all ``2ⁿ`` sign patterns of the deviations ``dᵢ = vᵢ − null``, the share whose ``|Σ ± dᵢ|`` is at
+    least the observed ``|Σ dᵢ|`` (with ``n`` values the smallest possible ``p`` is ``2/2ⁿ``).
+    """
+    d = np.array([float(v) - null for v in values])
+    if len(d) > 20:
+        raise ValueError(f"{len(d)} values: the exact sign flip enumerates 2^n patterns; use at most 20")
+    observed = abs(d.sum())
+    signs = np.array(list(itertools.product((1.0, -1.0), repeat=len(d))))
+    totals = np.abs(signs @ d)
+    return float(np.mean(totals >= observed - 1e-12))
+
+
+def power(n: int, effect: float, sd: float, alpha: float = ALPHA) -> float:
+    """Power of the two-sided one-sample ``t`` test with ``n`` values when the true mean is ``effect``
+    away from the null: ``P(|T| > t_{1−α/2})`` with ``T`` noncentral ``t(n−1, effect·√n/sd)``."""
+    from scipy import stats
+
+    df = n - 1
+    crit = stats.t.ppf(1 - alpha / 2, df)
+    nc = abs(effect) / sd * math.sqrt(n)
+    far = float(stats.nct.cdf(-crit, df, nc))  # the wrong-sign tail: below 1e-20 once nc > 8
+    if math.isnan(far) and nc > 8:  # scipy returns NaN for that vanishing tail at large nc
+        far = 0.0
+    return float(stats.nct.sf(crit, df, nc)) + far
+
+
+def mde(n: int, sd: float, target: float = TARGET_POWER, alpha: float = ALPHA) -> float:
+    """Minimum detectable effect: the smallest distance from the null that the test detects with
+    probability ``target`` (solves :func:`power` ``= target`` for the effect)."""
+    from scipy import optimize
+
+    if n < 2 or not sd > 0:
+        return math.nan
+    return float(optimize.brentq(lambda e: power(n, e, sd, alpha) - target, 1e-9 * sd, 100 * sd))
+
+
+def predictions(r_low: int = 1, r_high: int = 8) -> dict[str, float]:
+    """Each hypothesis's predicted shift, from the rules (:func:`kv_transfer.predicted_shift`)."""
+    return {h: predicted_shift(h, r_high) - predicted_shift(h, r_low) for h in HYPOTHESES}
+
+
+def verdict(values: Sequence[float], alpha: float = ALPHA, r_low: int = 1, r_high: int = 8) -> dict:
+    """The protocol's tests and its decision rule on per-seed shifts ``values``.
+
+    ``tests``: per hypothesis, the ``t`` test against its prediction (with ``sign_flip_p``, ``excluded``
+    when ``p < alpha``, and the MDE at 80 % power). ``direct``: the ``t`` test of the midpoint of the
+    ``none`` and ``gqa`` predictions (``towards`` says which side the mean is on). ``case``: the decision
+    rule's number (1–6, ``protocol.md``), and ``summary``: its sentence.
+    """
+    pred = predictions(r_low, r_high)
+    tests = {}
+    for name, value in pred.items():
+        test = t_test(values, value, alpha)
+        tests[name] = test | {"prediction": value, "sign_flip_p": sign_flip_p(values, value),
+                              "excluded": test["p"] < alpha, "mde": mde(test["n"], test["sd"], alpha=alpha)}
+    midpoint = (pred["none"] + pred["gqa"]) / 2
+    direct = t_test(values, midpoint, alpha)
+    direct |= {"null": midpoint, "sign_flip_p": sign_flip_p(values, midpoint),
+               "rejects": direct["p"] < alpha, "towards": "none" if direct["mean"] < midpoint else "gqa",
+               "mde": mde(direct["n"], direct["sd"], alpha=alpha)}
+    none_out, gqa_out = tests["none"]["excluded"], tests["gqa"]["excluded"]
+    if gqa_out and not none_out:
+        case = 1 if direct["rejects"] and direct["towards"] == "none" else 2
+    elif none_out and not gqa_out:
+        case = 3 if direct["rejects"] and direct["towards"] == "gqa" else 4
+    elif none_out and gqa_out:
+        case = 5
+    else:
+        case = 6
+    return {"tests": tests, "direct": direct, "case": case, "summary": _sentence(case, tests, direct)}
+
+
+def _sentence(case: int, tests: Mapping[str, Mapping], direct: Mapping) -> str:
+    t = tests["none"]
+    head = (f"the best key+value multiplier moves by s̄ = {t['mean']:+.2f} octave "
+            f"[95 % CI {t['low']:+.2f}, {t['high']:+.2f}] over {t['n']} seeds")
+    p = {name: f"p = {test['p']:.3f}" for name, test in tests.items()}
+    direct_p = f"p = {direct['p']:.3f}, MDE {direct['mde']:.2f} octave"
+    if case in (1, 2, 3, 4):
+        out, kept = ("gqa", "none") if case in (1, 2) else ("none", "gqa")
+        text = (f"{head}; {out}'s predicted {tests[out]['prediction']:+.2f} is excluded ({p[out]}), "
+                f"{kept}'s {tests[kept]['prediction']:+.2f} is not ({p[kept]})")
+        if case in (1, 3):
+            return text + f", and seed by seed the shifts are closer to {kept} than to {out} ({direct_p})."
+        return text + f"; the direct comparison does not separate them at 5 % ({direct_p})."
+    if case == 5:
+        others = ", ".join(f"{name} {'excluded' if tests[name]['excluded'] else 'not excluded'} ({p[name]})"
+                           for name in ("inv-sqrt-r", "sqrt-r"))
+        return f"{head}: neither none's 0 nor gqa's {tests['gqa']['prediction']:+.2f}; {others}."
+    return (f"{head}: not separated — with {t['n']} seeds (sd {t['sd']:.2f}) this cannot tell none's 0 "
+            f"from gqa's {tests['gqa']['prediction']:+.2f} (MDE {t['mde']:.2f} octave; {p['none']}, "
+            f"{p['gqa']}).")

@@ -1,0 +1,117 @@
+"""The decisive experiment's estimator and tests (gqa_mup_ref.decisive), against independent computations."""
+
+import math
+
+import numpy as np
+import pytest
+
+from gqa_mup_ref import decisive
+from gqa_mup_ref.decisive import Point
+from gqa_mup_ref.kv_transfer import T_975
+
+GRID = (-1.5, -1.0, -0.5, 0.0, 0.5, 0.94, 1.5)
+
+
+def curve(vertex, curvature=0.05, base=1.7, grid=GRID, flags=None):
+    """Points on an exact parabola; ``flags`` maps an x to 'collapsed' / 'diverged'."""
+    flags = flags or {}
+    out = []
+    for x in grid:
+        flag = flags.get(x)
+        loss = math.inf if flag == "diverged" else base + curvature * (x - vertex) ** 2
+        out.append(Point(x, loss, collapsed=flag == "collapsed", diverged=flag == "diverged"))
+    return out
+
+
+def test_the_primary_estimator_finds_a_parabolas_vertex_from_its_three_points_around_the_argmin():
+    for vertex in (-0.8, -0.2, 0.3, 0.7):
+        got = decisive.seed_optimum(curve(vertex))
+        assert got["x"] == pytest.approx(vertex, abs=1e-9) and got["censored"] is None
+
+
+def test_the_vertex_is_clipped_to_the_window_and_an_edge_argmin_is_censored():
+    # a curve whose three-point vertex lies outside its window: the loss is not a parabola
+    points = [Point(x, 1.7 + 0.05 * abs(x - 0.1) ** 0.5) for x in GRID]
+    got = decisive.seed_optimum(points)
+    assert -0.5 <= got["x"] <= 0.5
+    low, high = decisive.seed_optimum(curve(-3.0)), decisive.seed_optimum(curve(3.0))
+    assert (low["x"], low["censored"]) == (-1.5, "low") and (high["x"], high["censored"]) == (1.5, "high")
+
+
+def test_a_diverged_neighbour_falls_back_to_the_grid_argmin_and_never_wins():
+    got = decisive.seed_optimum(curve(0.3, flags={0.94: "diverged"}))  # argmin 0.5, right neighbour diverged
+    assert got["x"] == 0.5 and "diverged" in got["how"]
+    assert decisive.seed_optimum(curve(0.3, flags={0.5: "diverged"}))["x"] != 0.5
+
+
+def test_sensitivity_estimators_argmin_no_collapsed_and_five_point():
+    points = curve(0.2)
+    assert decisive.seed_optimum(points, "argmin")["x"] == 0.0
+    assert decisive.seed_optimum(points, "five-point")["x"] == pytest.approx(0.2, abs=1e-9)
+    # a collapsed run that happens to have the lowest loss: C drops it, the primary keeps it
+    low = [p if p.x != 0.94 else Point(0.94, 1.0, collapsed=True) for p in points]
+    assert decisive.seed_optimum(low)["x"] == pytest.approx(0.94, abs=0.5)
+    assert decisive.seed_optimum(low, "no-collapsed")["x"] == pytest.approx(0.2, abs=1e-9)
+    with pytest.raises(ValueError, match="estimator"):
+        decisive.seed_optimum(points, "median")
+
+
+def test_a_seed_with_every_run_collapsed_or_diverged_is_refused():
+    with pytest.raises(ValueError, match="collapsed"):
+        decisive.seed_optimum([Point(x, 2.6, collapsed=True) for x in GRID])
+    with pytest.raises(ValueError, match="usable"):
+        decisive.seed_optimum([Point(x, math.inf, diverged=True) for x in GRID])
+
+
+def test_shifts_are_same_seed_differences_and_skip_unpaired_seeds():
+    curves = {(1, 0): curve(-0.4), (8, 0): curve(0.5), (1, 1): curve(0.0), (8, 1): curve(0.1), (1, 2): curve(0)}
+    got = decisive.shifts(curves)
+    assert sorted(got) == [0, 1]
+    assert got[0]["s"] == pytest.approx(0.9) and got[1]["s"] == pytest.approx(0.1)
+
+
+def test_the_t_test_matches_students_table_and_its_interval():
+    # eight values whose t statistic against 0 is exactly the 97.5 % quantile with 7 df: p = 0.05
+    base = np.array([-1.0, 1.0] * 4)
+    sd = np.std(base, ddof=1)
+    values = base + T_975[7] * sd / math.sqrt(8)
+    got = decisive.t_test(values, 0.0)
+    assert got["t"] == pytest.approx(T_975[7], rel=1e-9)
+    assert got["p"] == pytest.approx(0.05, abs=2e-4)
+    assert got["low"] == pytest.approx(0.0, abs=2e-3)
+    with pytest.raises(ValueError, match="two"):
+        decisive.t_test([1.0], 0.0)
+
+
+def test_the_sign_flip_p_counts_sign_patterns():
+    assert decisive.sign_flip_p([1.0, 1.0, 1.0], 0.0) == pytest.approx(2 / 8)
+    # deviations 3, 1, 1: patterns with |sum| >= 5 are (+,+,+) and (-,-,-); >= 3: also flips of one 1
+    assert decisive.sign_flip_p([3.0, 1.0, 1.0], 0.0) == pytest.approx(2 / 8)
+    assert decisive.sign_flip_p([3.0, 1.0, -1.0], 0.0) == pytest.approx(6 / 8)
+    assert decisive.sign_flip_p([0.5] * 8, 0.5) == 1.0
+
+
+def test_power_and_mde_agree_with_a_simulation():
+    rng = np.random.default_rng(0)
+    n, sd, effect = 8, 1.0, 1.0
+    crit = 2.364624  # t_0.975(7)
+    samples = rng.normal(effect, sd, size=(40000, n))
+    t = samples.mean(1) / (samples.std(1, ddof=1) / math.sqrt(n))
+    assert decisive.power(n, effect, sd) == pytest.approx(np.mean(np.abs(t) > crit), abs=0.01)
+    assert decisive.power(n, decisive.mde(n, 0.81), 0.81) == pytest.approx(0.8, abs=1e-6)
+    # the protocol's committed limit: sd 0.81 is the largest with power 0.8 for the 0.937 gap at 8 seeds
+    assert decisive.mde(8, 0.81) == pytest.approx(0.937, abs=0.01)
+    assert decisive.power(8, 20.0, 0.25) == pytest.approx(1.0)  # far tail: no NaN
+
+
+def test_the_decision_rule_picks_each_case():
+    gqa = decisive.predictions()["gqa"]
+    assert gqa == pytest.approx(math.log2((1 + math.sqrt(8)) / 2))
+    spread = np.array([-0.2, 0.2, -0.1, 0.1, -0.15, 0.15, 0.0, 0.0])
+    assert decisive.verdict(spread)["case"] == 1                      # at none's 0, tight
+    assert decisive.verdict(spread + gqa)["case"] == 3                # at gqa's, tight
+    assert decisive.verdict(spread * 12 + 0.4)["case"] == 6           # wide: not separated
+    assert decisive.verdict(spread + 3.0)["case"] == 5                # beyond both
+    wide = decisive.verdict(spread * 2.2 - 0.05)
+    assert wide["case"] in (1, 2) and "excluded" in wide["summary"]
+    assert set(wide["tests"]) == set(decisive.HYPOTHESES)
