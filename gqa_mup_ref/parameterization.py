@@ -25,6 +25,10 @@ Named parameterizations (``PARAMETERIZATIONS``):
 * ``mup-fixed-wd``: ``mup`` with a width-independent weight-decay coefficient for hidden and key/value
   matrices (factor 1 instead of the LR's inverse), so AdamW's per-step shrink η·λ/m falls with width:
   the ablation of Chapter 3's weight-decay experiment.
+* ``depth-mup``: ``mup`` with Depth-μP's depth exponent α = ½ (Tensor Programs VI, Yang, Yu, Zhu, Hayou
+  2023; Bordelon et al. 2023): residual branches × ``m_L^(−1/2)`` and hidden/norm Adam LRs × ``m_L^(−1/2)``
+  (:func:`depth_rules`). Combine it with the GQA correction by ``get_parameterization("depth-mup",
+  kv_factor="gqa")``.
 
 Options: ``kv_factor`` picks another key/value factor from ``KV_FACTORS`` (ablations) and ``alpha``
 the CompleteP depth exponent (``0`` switches depth scaling off; Dey et al. study ``α ∈ [½, 1]``).
@@ -60,6 +64,7 @@ __all__ = [
     "SymbolicRule",
     "Parameterization",
     "get_parameterization",
+    "depth_rules",
     "adamw_param_groups",
     "build_adamw",
     "rules_markdown",
@@ -321,13 +326,12 @@ class Parameterization:
     # norm learning rates, μP's hidden LR 1/m, "independent" weight decay and the ε of a residual branch.
 
     def _residual(self) -> sympy.Expr:
-        # CompleteP: the residual branch shrinks as m_L^-α ...
-        return m_L ** (-sympy.nsimplify(self.alpha))
+        # The residual branch is multiplied by m_L^-α (depth_rules derives it) ...
+        return depth_rules(self.alpha)[0]
 
     def _depth_lr(self) -> sympy.Expr:
-        # ... and hidden Adam LRs grow as m_L^(α-1).
-        alpha = sympy.nsimplify(self.alpha)
-        return m_L ** (alpha - 1) if alpha != 0 else sympy.Integer(1)
+        # ... and hidden and norm Adam LRs by m_L^(α-1): 1 at α = 1, shrinking with depth for α < 1.
+        return depth_rules(self.alpha)[1]
 
     def _hidden_lr(self) -> sympy.Expr:
         # μP for Adam: hidden init 1/√m (σ ∝ 1/√fan_in), LR 1/m.
@@ -461,11 +465,49 @@ class Parameterization:
         )
 
 
+def depth_rules(alpha: float) -> tuple[sympy.Expr, sympy.Expr]:
+    """``(residual multiplier, Adam LR depth factor)`` for depth exponent ``alpha``: ``(m_L^(−α), m_L^(α−1))``.
+
+    A pre-norm network of ``L`` blocks (``m_L = L / L_base``) computes ``x_L = x_0 + Σ_l ρ·F_l(x_{l−1})``
+    with ``ρ = m_L^(−α)``. Feature learning in every block asks that each block's contribution to the
+    one-step change of the residual stream be ``Θ(1/L)``, so that the ``L`` aligned contributions add up to
+    a ``Θ(1)`` change of the features — no more (the sum would blow up with depth), no less (the blocks
+    would be lazy). Adam's step is sign-like: each entry of ``ΔW`` has size ``≈ η`` whatever the size of
+    the gradient, so the multiplier ``ρ`` that the gradient carries does not reach the step and there is
+    nothing to "undo". The block's change of output is ``ρ·ΔF ∝ ρ·η``, and
+
+        ρ·η = Θ(1/L)   ⇒   η ∝ m_L^(−1)/ρ = m_L^(α−1).
+
+    So α = 1 (CompleteP, Dey et al. 2025) keeps the Adam LR fixed in depth, and α = ½ (Depth-μP:
+    Yang, Yu, Zhu, Hayou 2023, Tensor Programs VI; Bordelon et al. 2023) scales it by ``m_L^(−1/2)``: for
+    α < 1 it *shrinks* with depth. (For SGD the step itself carries ρ, giving ``η ∝ m_L^(2α−1)``.)
+    ``alpha = 0`` means depth scaling off: multiplier 1 and LR factor 1 (not ``m_L^(−1)``), as for ``sp``.
+
+    The two choices differ in what a block's laziness costs. For a branch linear in its weights
+    (``k = 1`` matrix per branch) the ``Θ(1/L)`` contribution is all first-order, and α = ½ learns
+    features in every block. For ``k ≥ 2`` matrices per branch (``W₂ φ(W₁ x)``, every transformer branch),
+    the branch's change contains the cross term ``ΔW₂·φ′·ΔW₁``, whose size relative to the first-order
+    terms is that of ``ΔW`` relative to ``W``, ``∝ m_L^(α−1)``: it vanishes like ``L^(−1/2)`` at α = ½ and
+    stays ``Θ(1)`` at α = 1 (*Spectral Condition for μP under Width-Depth Scaling*, Zheng et al. 2026).
+    :mod:`gqa_mup_ref.depth_branches` measures it.
+    """
+    if not (alpha == 0 or 0.5 <= alpha <= 1):
+        raise ValueError(
+            f"alpha={alpha} is outside the studied range; use 0 (no depth scaling) or a value in "
+            "[0.5, 1] (0.5 is Depth-μP, 1 is CompleteP)"
+        )
+    exponent = sympy.nsimplify(alpha)
+    if exponent == 0:
+        return sympy.Integer(1), sympy.Integer(1)
+    return m_L ** (-exponent), m_L ** (exponent - 1)
+
+
 PARAMETERIZATIONS: dict[str, Parameterization] = {
     "sp": Parameterization("sp", width_scaling=False, alpha=0.0),
     "mup": Parameterization("mup", kv_factor="none"),
     "gqa-mup": Parameterization("gqa-mup", kv_factor="gqa"),
     "mup-fixed-wd": Parameterization("mup-fixed-wd", kv_factor="none", weight_decay="fixed"),
+    "depth-mup": Parameterization("depth-mup", kv_factor="none", alpha=0.5),
 }
 
 

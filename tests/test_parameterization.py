@@ -122,6 +122,43 @@ def test_completep_depth_exponent(alpha):
     assert rules.groups["embedding"].lr_factor == 1.0
 
 
+@pytest.mark.parametrize("depth", [2, 8, 32, 128])
+def test_depth_mup_is_alpha_half_with_an_inverse_sqrt_depth_lr(depth):
+    """Depth-μP (TP-VI): branch × 1/√(L/L_base), hidden and norm Adam LR × 1/√(L/L_base), written out by hand."""
+    shape = Shape(512, depth, 8, 2, base_width=128, base_depth=2)
+    rules = get_parameterization("depth-mup").rules(shape)
+    root = math.sqrt(depth / 2)
+    assert rules.residual_multiplier == pytest.approx(1 / root)
+    for role in HIDDEN_ROLES + ("key", "value"):
+        assert rules.groups[role].lr_factor == pytest.approx(1 / (4 * root)), role  # m = 4
+        assert rules.groups[role].eps_factor == pytest.approx(1 / (4 * root)), role
+    assert rules.groups["norm"].lr_factor == pytest.approx(1 / root)
+    assert rules.groups["embedding"].lr_factor == rules.groups["unembedding"].lr_factor == 1.0
+
+
+@pytest.mark.parametrize("name, alpha", [("depth-mup", 0.5), ("mup", 1.0)])
+def test_each_block_contributes_one_over_depth_under_adam(name, alpha):
+    """The derivation's invariant: branch multiplier × Adam LR (a sign-like step) ∝ 1/L, for either α."""
+    products = []
+    for depth in (1, 4, 16, 64):
+        rules = get_parameterization(name).rules(Shape(128, depth, 4, 4))
+        products.append(depth * rules.residual_multiplier * rules.groups["mlp_in"].lr_factor)
+        assert rules.residual_multiplier == pytest.approx(depth**-alpha)
+    assert products == pytest.approx([1.0] * 4)
+
+
+def test_alpha_zero_switches_depth_scaling_off_and_other_alphas_are_refused():
+    from gqa_mup_ref.parameterization import depth_rules
+
+    m_L = sympy.Symbol("m_L", positive=True)
+    assert depth_rules(0) == (1, 1)
+    residual, lr = depth_rules(0.5)
+    assert sympy.simplify(residual - m_L ** sympy.Rational(-1, 2)) == 0
+    assert sympy.simplify(lr - 1 / sympy.sqrt(m_L)) == 0
+    with pytest.raises(ValueError, match="alpha=0.25"):
+        depth_rules(0.25)
+
+
 def test_symbolic_rules_simplify_to_the_published_forms():
     rules, attention, residual = get_parameterization("gqa-mup").symbolic()
     m, m_L, r, d, rho = sympy.symbols("m m_L r d rho", positive=True)
