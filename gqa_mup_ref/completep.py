@@ -18,11 +18,13 @@ stream and of the block's contribution and its change after a few steps.
 
 Weight decay. Decoupled AdamW updates ``W ← (1 − ηλ)·W − η·u`` (``u`` the Adam direction, entries of
 size ≲ 1). Without gradients the weight forgets its initialisation after ``≈ 1/(ηλ)`` steps (the
-*timescale*, which the inverse-LR decay rule keeps fixed); if the ``u_t`` were uncorrelated, ``E W²``
-would settle where shrinking and growing balance, ``(2ηλ)·W² ≈ η²·rms(u)²``, i.e. at the
-*equilibrium* ``RMS(W) ≈ rms(u)·√(η / 2λ)``. :func:`decay_trajectory` records a hidden matrix's RMS
-during training for comparison with both.
-
+*timescale*, which the inverse-LR decay rule keeps fixed). Where the weight settles depends on how the
+``u_t`` add up: if they were uncorrelated, ``E W²`` would settle at ``(2ηλ)·W² ≈ η²·rms(u)²``, the
+*incoherent* equilibrium ``RMS(W) ≈ rms(u)·√(η / 2λ)`` (:func:`equilibrium_rms`); if they kept one
+direction, at the fixed point ``W = −u/λ``, the *coherent* equilibrium ``RMS(W) ≈ rms(u)/λ``
+(:func:`aligned_equilibrium_rms`). :func:`decay_trajectory` records a hidden matrix during training in
+both the RMS and the natural spectral norm, and splits it into the decayed initialisation and the
+learned part the updates wrote.
 The two sweeps of the chapter are defined here (:func:`depth_lr_sweep`, :func:`weight_decay_sweep`)
 and run by ``scripts/ch03_sweeps.py``.
 """
@@ -45,6 +47,8 @@ __all__ = [
     "gradient_rms_by_role",
     "decay_trajectory",
     "equilibrium_rms",
+    "aligned_equilibrium_rms",
+    "landscape_mismatch",
     "depth_lr_sweep",
     "weight_decay_sweep",
     "depth_coord_check",
@@ -281,28 +285,51 @@ def equilibrium_rms(lr: float, weight_decay: float, update_rms: float = 1.0) -> 
     return update_rms * math.sqrt(lr * lr / (2 * lr * weight_decay - (lr * weight_decay) ** 2))
 
 
-def decay_trajectory(config: RunConfig, role: str = "mlp_in", every: int = 10) -> list[dict]:
-    """RMS of one role's matrices during training with AdamW (the run's schedule, clipping, decay).
+def aligned_equilibrium_rms(weight_decay: float, update_rms: float = 1.0) -> float:
+    """RMS entry at which decoupled decay balances an update that keeps its direction: ``rms(u)/λ``.
 
-    Every ``every`` steps (and at the end) a row: ``step``, ``w_rms`` (RMS entry of the role's
-    weights), ``u_rms`` (RMS of that step's Adam direction ``u = −(W_{t+1} − (1−η_tλ)W_t)/η_t``),
-    ``lr`` and ``weight_decay`` (the role's effective ``η_t`` and ``λ``), ``decay_steps``
-    (``Σ_t η_t·λ``, the number of decay timescales elapsed) and ``loss``.
+    With ``u_t = u`` for all ``t``, ``W ← (1−ηλ)W − η·u`` has the fixed point ``W = −u/λ``, whatever η.
+    """
+    if not weight_decay > 0:
+        raise ValueError(f"weight_decay={weight_decay} must be positive")
+    return update_rms / weight_decay
+
+
+def _matrix_stats(matrices) -> dict[str, float]:
+    """Mean over ``matrices`` of the RMS entry, the natural spectral norm ``‖A‖₂·√(n_in/n_out)`` and
+    the stable rank ``‖A‖_F²/‖A‖₂²``."""
+    from .spectral import natural_spectral_norm, stable_rank
+
+    return {"rms": sum(_rms(a) for a in matrices) / len(matrices),
+            "natural": sum(natural_spectral_norm(a) for a in matrices) / len(matrices),
+            "stable_rank": sum(stable_rank(a) for a in matrices) / len(matrices)}
+
+
+def decay_trajectory(config: RunConfig, role: str = "mlp_in", every: int = 10) -> list[dict]:
+    """One role's matrices during training with AdamW (the run's schedule, clipping, decay).
+
+    Decoupled decay makes ``W_t = D_t·W₀ + A_t`` exact, with ``D_t = Π_s (1 − η_s λ)`` the decayed
+    initialisation and ``A_t = −Σ_s η_s·(Π_{s<s'≤t} (1 − η_{s'}λ))·u_s`` the *learned part* (``W_t − W₀``
+    without decay). Every ``every`` steps (and at the end) a row, each size a mean over the role's
+    matrices: ``w_rms`` and ``w_natural`` (RMS entry and natural spectral norm of ``W_t``),
+    ``learned_rms``, ``learned_natural`` and ``learned_stable_rank`` (the same for ``A_t``),
+    ``learned_share`` (``‖A_t‖_F²/‖W_t‖_F²``), ``u_rms`` (RMS of that step's Adam direction
+    ``u = −(W_{t+1} − (1−η_tλ)W_t)/η_t``), ``rel_update`` (the step's spectral relative update
+    ``η_t‖u‖₂/‖W_t‖₂``), ``lr`` and ``weight_decay`` (the role's ``η_t`` and ``λ``), ``decay_steps``
+    (``Σ_t η_t·λ``, decay timescales elapsed) and ``loss``.
     """
     import torch
 
+    from .spectral import spectral_norm
     from .train import build, lr_multiplier, optimizer_step
 
     model, optimizer, corpus = build(config)
     params = model.parameters_by_role()[role]
     group = next(g for g in optimizer.param_groups if g["role"] == role)
     batches = torch.Generator().manual_seed(config.seed)
+    inits = [p.detach().double().clone() for p in params]
 
-    def w_rms() -> float:
-        return math.sqrt(sum(float(p.detach().double().square().sum()) for p in params)
-                         / sum(p.numel() for p in params))
-
-    rows, elapsed = [], 0.0
+    rows, elapsed, kept = [], 0.0, 1.0
     for step in range(config.steps):
         for g in optimizer.param_groups:
             g["lr"] = g["base_lr"] * lr_multiplier(step, config)
@@ -311,14 +338,56 @@ def decay_trajectory(config: RunConfig, role: str = "mlp_in", every: int = 10) -
         loss = model(x, y)[1]
         optimizer_step(model, optimizer, loss, config.grad_clip)
         eta, lam = group["lr"], group["weight_decay"]
-        elapsed += eta * lam
+        elapsed, kept = elapsed + eta * lam, kept * (1 - eta * lam)
         if step % every == 0 or step == config.steps - 1:
+            weights = [p.detach().double() for p in params]
+            learned = [w - kept * w0 for w, w0 in zip(weights, inits)]
             u = [-(p.detach() - (1 - eta * lam) * b) / eta for p, b in zip(params, before)]
-            u_rms = math.sqrt(sum(float(t.double().square().sum()) for t in u)
-                              / sum(t.numel() for t in u))
-            rows.append({"step": step + 1, "w_rms": w_rms(), "u_rms": u_rms, "lr": eta,
-                         "weight_decay": lam, "decay_steps": elapsed, "loss": float(loss.detach())})
+            w, a = _matrix_stats(weights), _matrix_stats(learned)
+            share = sum(float(t.square().sum()) for t in learned) / sum(float(t.square().sum()) for t in weights)
+            rel = sum(eta * spectral_norm(d) / spectral_norm(w) for d, w in zip(u, weights)) / len(u)
+            rows.append({"step": step + 1, "w_rms": w["rms"], "w_natural": w["natural"],
+                         "learned_rms": a["rms"], "learned_natural": a["natural"],
+                         "learned_stable_rank": a["stable_rank"], "learned_share": share,
+                         "u_rms": math.sqrt(sum(_rms(t) ** 2 for t in u) / len(u)), "rel_update": rel,
+                         "lr": eta, "weight_decay": lam, "decay_steps": elapsed,
+                         "loss": float(loss.detach())})
     return rows
+
+
+def landscape_mismatch(rows: Sequence[Mapping], target: tuple[str, int], proxy: tuple[str, int],
+                       quantile: float = 0.95, draws: int = 20000) -> dict[str, float]:
+    """How much a (LR × decay) landscape changes shape between ``proxy`` and ``target``
+    (``(parameterization, width)`` each), against its own seed noise.
+
+    Per cell ``c`` and seed ``s``, ``d_{s,c} = loss_target − loss_proxy``. The statistic is the RMS over
+    cells of the seed-mean ``(d_{0,c} + d_{1,c})/2`` around its mean over cells (0: same landscape,
+    shifted). Its seed-split twin, built from ``(d_{0,c} − d_{1,c})/2``, has the same noise and no
+    signal: that is ``noise``. Under Gaussian noise their ratio has the null distribution of
+    ``√(χ²_k / χ²_k)`` (``k`` = cells − 1); ``threshold = noise ×`` its ``quantile`` (seeded draws).
+    """
+    import numpy as np
+
+    def losses(setting, seed):
+        out = {}
+        for r in rows:
+            if (r["parameterization"], r["width"], r["seed"]) == (*setting, seed):
+                out[r["log2_lr"], r["weight_decay"]] = r["val_loss"]
+        return out
+
+    t, p = [losses(target, s) for s in (0, 1)], [losses(proxy, s) for s in (0, 1)]
+    cells = sorted(set(t[0]) & set(t[1]) & set(p[0]) & set(p[1]))
+    d = np.array([[t[s][c] - p[s][c] for c in cells] for s in (0, 1)])
+
+    def spread(x):
+        return float(np.sqrt(np.mean((x - x.mean()) ** 2)))
+
+    k = len(cells) - 1
+    chi = np.random.default_rng(0).chisquare(k, size=(2, draws))
+    ratio = float(np.quantile(np.sqrt(chi[0] / chi[1]), quantile))
+    noise = spread((d[0] - d[1]) / 2)
+    return {"mismatch": spread(d.mean(axis=0)), "noise": noise, "null_ratio": ratio,
+            "threshold": noise * ratio, "cells": len(cells)}
 
 
 # ----------------------------------------------------------------------------- figures

@@ -49,4 +49,58 @@ def test_depth_probe_sees_orthogonal_init_contributions():
     assert len(probe["blocks"]) == 4
 
 
+def test_aligned_equilibrium_is_the_fixed_point_of_decay_with_a_constant_update():
+    """W ← (1−ηλ)W − η·u with the same u every step converges to −u/λ, whatever η."""
+    u = torch.linspace(-0.3, 0.5, 7, dtype=torch.float64)
+    for eta in (0.01, 0.1):
+        w = torch.zeros_like(u)
+        for _ in range(round(30 / (eta * 0.25))):  # 30 timescales
+            w = (1 - eta * 0.25) * w - eta * u
+        assert float(w.square().mean().sqrt()) == pytest.approx(
+            cp.aligned_equilibrium_rms(0.25, float(u.square().mean().sqrt())), rel=1e-6)
+    with pytest.raises(ValueError, match="weight_decay=-1"):
+        cp.aligned_equilibrium_rms(-1)
+
+
+def test_decay_trajectory_learned_part_after_one_step_is_minus_eta_u():
+    """After one decoupled step W₁ = (1−ηλ)W₀ − η·u, so the learned part is −η·u: its RMS is η·rms(u),
+    its natural norm η‖u‖₂√(n_in/n_out) = rel_update × natural norm of W₁."""
+    config = cp.RunConfig(parameterization="mup", width=32, base_width=32, depth=1, base_depth=1, n_head=4,
+                          n_kv_head=4, batch_size=4, context_length=16, lr=2**-6, weight_decay=1.0, steps=3,
+                          schedule="constant", warmup_fraction=0.0)
+    first = cp.decay_trajectory(config, every=1)[0]
+    assert first["learned_rms"] == pytest.approx(first["lr"] * first["u_rms"], rel=1e-4)
+    assert first["learned_natural"] == pytest.approx(first["rel_update"] * first["w_natural"], rel=1e-4)
+    assert 0 < first["learned_share"] < 1 and first["decay_steps"] == pytest.approx(2**-6)
+
+
+def _landscape_rows(shape_change: float, noise: float, seed: int = 0):
+    generator = torch.Generator().manual_seed(seed)
+    rows = []
+    for s in (0, 1):
+        for i, lr in enumerate((-7, -6, -5)):
+            for j, wd in enumerate((0.25, 1.0, 4.0)):
+                base = 2.3 + 0.01 * (i - 1) ** 2 + 0.01 * (j - 1) ** 2
+                for setting, extra in ((("p", 32), 0.0), (("t", 128), -0.1 + shape_change * (i == 2 and j == 2))):
+                    rows.append({"parameterization": setting[0], "width": setting[1], "seed": s, "log2_lr": lr,
+                                 "weight_decay": wd,
+                                 "val_loss": base + extra + noise * float(torch.randn((), generator=generator))})
+    return rows
+
+
+def test_landscape_mismatch_separates_a_changed_shape_from_seed_noise():
+    shifted = cp.landscape_mismatch(_landscape_rows(0.0, 0.0), ("t", 128), ("p", 32))
+    assert shifted["mismatch"] == pytest.approx(0.0, abs=1e-12) and shifted["cells"] == 9
+    changed = cp.landscape_mismatch(_landscape_rows(0.3, 0.01), ("t", 128), ("p", 32))
+    assert changed["mismatch"] > changed["threshold"]
+    noisy = [cp.landscape_mismatch(_landscape_rows(0.0, 0.01, seed), ("t", 128), ("p", 32)) for seed in range(40)]
+    assert sum(r["mismatch"] > r["threshold"] for r in noisy) <= 6  # ~5 % false alarms expected
+
+
+def test_landscape_mismatch_null_quantile_is_the_square_root_of_an_f_quantile():
+    stats = pytest.importorskip("scipy.stats")
+    ratio = cp.landscape_mismatch(_landscape_rows(0.0, 0.01), ("t", 128), ("p", 32))["null_ratio"]
+    assert ratio == pytest.approx(math.sqrt(stats.f.ppf(0.95, 8, 8)), rel=0.02)
+
+
 # The stored runs of both sweeps re-train in tests/test_reproduction.py (calm runs, measured tolerance).
