@@ -2,9 +2,13 @@
 runs (a few steps, on CPU), and a stored run reproduces when it is re-run here."""
 
 import dataclasses
+import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gqa_mup_ref import sweep
@@ -82,22 +86,38 @@ def test_d32_sweep_runs_every_factor_at_r8_above_the_pilots_lr():
                                    kv_factor=reference.kv_factor, seed=reference.seed) == reference
 
 
-def test_gpu_configuration_is_the_authors_r_ablation_shape_and_runs_a_few_steps_on_cpu():
+def test_gpu_sweep_is_the_lease_sized_design_and_runs_a_few_steps_on_cpu():
     from gqa_mup_ref.data import load_corpus
     from gqa_mup_ref.train import train
 
     configs, _ = sweep.load_sweep_config(ROOT / "results/ch05_gpu_r/sweep.toml")
-    shapes = {(c.width, c.depth, c.n_head, c.shape.head_dim) for c in configs}
-    assert shapes == {(384, 5, 8, 48)} and {c.shape.r for c in configs} == {1, 2, 4, 8}
-    assert {c.data for c in configs} == {"stdlib"}
-    first = configs[0]
-    tokens_seen = first.steps * first.batch_size * first.context_length
+    assert {c.shape.head_dim for c in configs} == {64} and {c.shape.r for c in configs} == {1, 8}
+    assert len({c.seed for c in configs}) >= 6 and len({c.steps for c in configs}) == 2
+    assert {c.kv_factor for c in configs if c.shape.r == 8} == {"inv-sqrt-r", "none", "gqa", "sqrt-r"}
+    log2_lrs = sorted({math.log2(c.lr) for c in configs})
+    assert set(np.diff(log2_lrs)) == {0.5} and log2_lrs[0] < -6 < log2_lrs[-1]
+    assert [c.seed for c in configs] == sorted(c.seed for c in configs)  # seed outermost: whole seeds first
+    longest = max(configs, key=lambda c: c.steps)
     corpus = load_corpus("stdlib")
-    assert tokens_seen < len(corpus.train)  # no run sees its data twice on average
-    small = dataclasses.replace(configs[1], steps=2, batch_size=2, eval_batches=1)
+    assert longest.steps * longest.batch_size * longest.context_length < len(corpus.train)
+    small = dataclasses.replace(configs[7], steps=2, batch_size=2, eval_batches=1)
     result = train(small)
     assert not result.diverged and result.steps_done == 2
     assert abs(result.val_loss - math.log(corpus.vocab_size)) < 1.0  # near a uniform guess
+
+
+def test_the_gpu_launcher_runs_parallel_shards_and_logs_the_lease(tmp_path):
+    (tmp_path / "sweep.toml").write_text(
+        'results = "."\nparameterization = "mup"\nwidth = 32\nbase_width = 32\ndepth = 1\nn_head = 2\n'
+        'steps = 2\nbatch_size = 2\ncontext_length = 8\neval_batches = 1\ndata = "pydoc"\n'
+        '[grid]\nseed = [0, 1]\nn_kv_head = [2, 1]\n')
+    done = subprocess.run([sys.executable, str(ROOT / "scripts/ch05_gpu.py"), "--config",
+                           str(tmp_path / "sweep.toml"), "--device", "cpu", "--parallel", "2",
+                           "--minutes", "3"], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    log = json.loads((tmp_path / "lease_log.json").read_text())
+    assert log[-1]["stored_after"] == 4 and log[-1]["per_seed"] == {"0": [2, 2], "1": [2, 2]}
+    assert log[-1]["exit_codes"] == [0, 0] and (tmp_path / "corpus.json").exists()
 
 
 def _stored(folder):
