@@ -41,6 +41,8 @@ from .sweep import expand_grid
 __all__ = [
     "DEPTH_LR_RESULTS",
     "WEIGHT_DECAY_RESULTS",
+    "DECAY_SEEDS_RESULTS",
+    "decay_config",
     "results_path",
     "coherence",
     "depth_probe",
@@ -61,7 +63,9 @@ __all__ = [
 
 DEPTH_LR_RESULTS = "results/ch03_depth_lr"
 WEIGHT_DECAY_RESULTS = "results/ch03_weight_decay"
-"""Where the two sweeps are stored, relative to the repository root (see :func:`results_path`)."""
+DECAY_SEEDS_RESULTS = "results/ch03_decay_seeds"
+"""Where the two sweeps and the seed repeats of :func:`decay_config` are stored, relative to the
+repository root (see :func:`results_path`)."""
 
 
 def results_path(name: str):
@@ -97,6 +101,14 @@ def weight_decay_sweep() -> list[RunConfig]:
     proxy = expand_grid(fixed | dict(parameterization="mup", width=32), grid)
     target = expand_grid(fixed | dict(width=128), dict(parameterization=["mup", "mup-fixed-wd"]) | grid)
     return proxy + target
+
+
+def decay_config(parameterization: str, width: int, seed: int = 0) -> RunConfig:
+    """The weight-decay trajectory run: 2 blocks, proxy width 32, 300 steps at a constant base LR
+    ``2⁻⁶`` and base decay ``λ = 1`` (``ηλ·300 ≈ 4.7`` timescales at the proxy), no warm-up."""
+    return RunConfig(parameterization=parameterization, width=width, base_width=32, depth=2,
+                     base_depth=2, n_head=4, n_kv_head=4, lr=2**-6, weight_decay=1.0, steps=300,
+                     schedule="constant", warmup_fraction=0.0, seed=seed)
 
 
 # ----------------------------------------------------------------------------- depth
@@ -344,7 +356,8 @@ def decay_trajectory(config: RunConfig, role: str = "mlp_in", every: int = 10) -
             learned = [w - kept * w0 for w, w0 in zip(weights, inits)]
             u = [-(p.detach() - (1 - eta * lam) * b) / eta for p, b in zip(params, before)]
             w, a = _matrix_stats(weights), _matrix_stats(learned)
-            share = sum(float(t.square().sum()) for t in learned) / sum(float(t.square().sum()) for t in weights)
+            share = (sum(float(t.square().sum()) for t in learned)
+                     / sum(float(t.square().sum()) for t in weights))
             rel = sum(eta * spectral_norm(d) / spectral_norm(w) for d, w in zip(u, weights)) / len(u)
             rows.append({"step": step + 1, "w_rms": w["rms"], "w_natural": w["natural"],
                          "learned_rms": a["rms"], "learned_natural": a["natural"],
