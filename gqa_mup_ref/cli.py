@@ -12,8 +12,10 @@ Bad input exits with status 2 and one line naming the value and the fix.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
+from pathlib import Path
 
 from . import __version__
 from .parameterization import KV_FACTORS, PARAMETERIZATIONS, Shape, get_parameterization, rules_text
@@ -408,17 +410,48 @@ def _add_transfer(subparsers) -> None:
                    help="base depth the proxy was tuned with (default 1: residual multiplier 1/L, "
                    "as `rules` and the training loop)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--emit", choices=["granite"],
+                   help="granite: a Hugging Face Granite config.json for the target (a Llama or Mistral "
+                   "config.json) carrying the forward multipliers; printed, or written with --out. Init "
+                   "and AdamW groups: gqa_mup_ref.hf.apply_rules")
+    p.add_argument("--out", help="with --emit: write the config here (a file, or a folder's config.json)")
     p.set_defaults(func=_run_transfer)
 
 
 def _run_transfer(args) -> int:
     from .transfer import transfer, transfer_text
 
+    if args.out is not None and args.emit is None:
+        raise ValueError(f"--out={args.out} needs --emit granite (it writes the emitted config)")
+    if args.emit is not None and not Path(args.target).exists():
+        raise ValueError(f"--emit {args.emit} needs the target's config.json (it keeps vocab_size, "
+                         f"intermediate_size, rope settings, ...); --target={args.target} is not a file "
+                         "or folder: pass path/to/config.json")
     result = transfer(args.proxy, args.target, args.lr, args.weight_decay, args.init_std, args.eps,
                       args.param, args.base_width, args.base_depth, args.kv_factor)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
+    if args.emit is None:
+        print(result.to_json() if args.json else transfer_text(result))
+        return 0
+    from .hf import granite_config
+
+    config, notes = granite_config(args.target, result)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    text = json.dumps(config, indent=2) + "\n"
+    if args.out is None:
+        print(text, end="")
+        return 0
+    out = Path(args.out) / "config.json" if Path(args.out).is_dir() else Path(args.out)
+    source = Path(args.target) / "config.json" if Path(args.target).is_dir() else Path(args.target)
+    if out.exists() and out.resolve() == source.resolve():
+        raise ValueError(f"--out={args.out} is the target's own config.json; write the Granite config "
+                         "elsewhere (a new model folder)")
+    out.write_text(text, encoding="utf-8")
     print(result.to_json() if args.json else transfer_text(result))
+    print(f"wrote {out} (model_type granite; initialise and build the optimizer with "
+          "gqa_mup_ref.hf.apply_rules)", file=sys.stderr)
     return 0
 
 

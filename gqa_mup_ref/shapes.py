@@ -33,6 +33,8 @@ __all__ = [
     "check_bounds",
     "read_shape",
     "parse_shape",
+    "load_config",
+    "shape_from_mapping",
     "parse_inline_spec",
     "shape_from_config",
 ]
@@ -161,11 +163,15 @@ def _kv_heads(data: Mapping[str, Any], where: str, notes: list[str]) -> tuple[st
     return None
 
 
-def _read_config(path: str | os.PathLike) -> tuple[Shape, tuple[str, ...]]:
-    """The shape in a ``config.json`` (or a model folder holding one), and notes; see :func:`read_shape`."""
-    path = Path(path)
-    data = _load_json(path)
-    where = str(path / "config.json" if path.is_dir() else path)
+def load_config(path: str | os.PathLike) -> dict:
+    """The JSON object of a ``config.json``, or of the ``config.json`` in a model folder; errors name
+    the file and the fix."""
+    return _load_json(Path(path))
+
+
+def shape_from_mapping(data: Mapping[str, Any], where: str = "config") -> tuple[Shape, tuple[str, ...]]:
+    """The shape in a Hugging Face style config already read into a dict, and notes; ``where`` names
+    it in errors. The keys read are listed under :func:`read_shape`."""
     values: dict[str, int] = {}
     notes: list[str] = []
     names = dict(HF_KEYS)
@@ -189,6 +195,13 @@ def _read_config(path: str | os.PathLike) -> tuple[Shape, tuple[str, ...]]:
                      "row (its LR, no weight decay), and the logits still take the unembedding row's "
                      "multiplier; the unembedding row's LR and decay do not apply")
     return _shape(values, names, where), tuple(notes)
+
+
+def _read_config(path: str | os.PathLike) -> tuple[Shape, tuple[str, ...]]:
+    """The shape in a ``config.json`` (or a model folder holding one), and notes; see :func:`read_shape`."""
+    path = Path(path)
+    data = _load_json(path)
+    return shape_from_mapping(data, str(path / "config.json" if path.is_dir() else path))
 
 
 def shape_from_config(path: str | os.PathLike) -> Shape:
