@@ -39,6 +39,7 @@ __all__ = [
     "lr_optima_per_seed",
     "lr_shifts",
     "transfer_regret",
+    "transferred_loss_differences",
     "T_975",
     "confidence_interval",
     "judge",
@@ -332,3 +333,32 @@ def transfer_regret(rows: Sequence[Mapping], column: str = "kv_factor", referenc
     return [{column: value, "r": r} | _spread(diffs)
             | {"lr0": {seed: lr for seed, (lr, _) in sorted(lr0.items())}}
             for (value, r), diffs in sorted(regrets.items(), key=lambda kv: (kv[0][1], str(kv[0][0])))]
+
+
+def transferred_loss_differences(rows: Sequence[Mapping], factor: str, baseline: str = "none",
+                                 column: str = "kv_factor", reference_r: int = 1,
+                                 metric: str = "val_loss") -> dict[int, dict[int, float]]:
+    """A direct same-seed comparison of two factors: ``{r: {seed: metric(factor) − metric(baseline)}}``,
+    both at the seed's transferred LR ``lr₀`` (its best grid LR at ``reference_r``, as in
+    :func:`transfer_regret`).
+
+    This is the difference of the two factors' regrets against the best of all (the best cancels), i.e.
+    what a practitioner who tuned at ``reference_r`` gains (negative) or loses (positive) by using
+    ``factor`` instead of ``baseline`` at ``r``. Seeds where either run is missing are left out; a
+    diverged run counts as ``inf``.
+    """
+    lr0: dict[int, tuple[float, float]] = {}
+    for row in rows:
+        if row["r"] == reference_r and _finite(row[metric]):
+            if row["seed"] not in lr0 or row[metric] < lr0[row["seed"]][1]:
+                lr0[row["seed"]] = (row["lr"], row[metric])
+    at: dict[tuple, float] = {}
+    for row in rows:
+        seed = row["seed"]
+        if row["r"] != reference_r and seed in lr0 and row["lr"] == lr0[seed][0]:
+            at[(row["r"], seed, row[column])] = row[metric] if _finite(row[metric]) else math.inf
+    out: dict[int, dict[int, float]] = {}
+    for (r, seed, value) in sorted(at):
+        if value == factor and (r, seed, baseline) in at:
+            out.setdefault(r, {})[seed] = at[(r, seed, factor)] - at[(r, seed, baseline)]
+    return out

@@ -180,3 +180,21 @@ def test_transfer_regret_is_the_loss_at_the_reference_optimum_minus_the_best_at_
     # seed 1 keeps 2^-7: none 2.6 - 2.45 = 0.15, gqa 2.55 - 2.45 = 0.1
     assert table["none"]["mean"] == pytest.approx(0.1) and table["gqa"]["mean"] == pytest.approx(0.15)
     assert table["none"]["n"] == 2 and table["none"]["lr0"] == {0: 2**-6, 1: 2**-7}
+
+
+def test_transferred_loss_differences_are_the_difference_of_regrets_against_the_best_of_all():
+    rows = []
+    for seed in range(3):
+        for log2_lr in (-7, -6, -5):
+            lr = 2.0**log2_lr
+            rows.append({"seed": seed, "r": 1, "kv_factor": "none", "lr": lr,
+                         "val_loss": 2.0 + 0.1 * (log2_lr + 6) ** 2 + 0.01 * seed})
+            for factor, shift in (("none", 0.0), ("gqa", -1.0)):
+                rows.append({"seed": seed, "r": 8, "kv_factor": factor, "lr": lr,
+                             "val_loss": 2.1 + 0.1 * (log2_lr + 6 - shift) ** 2 + 0.02 * seed})
+    got = kt.transferred_loss_differences(rows, "gqa")
+    assert set(got) == {8} and sorted(got[8]) == [0, 1, 2]
+    # at lr0 = 2^-6: gqa's loss has (0 + 1)^2 * 0.1 more than none's
+    assert all(abs(v - 0.1) < 1e-12 for v in got[8].values())
+    regret = {g["kv_factor"]: g["mean"] for g in kt.transfer_regret(rows, against="any")}
+    assert statistics.fmean(got[8].values()) == pytest.approx(regret["gqa"] - regret["none"])
