@@ -108,8 +108,15 @@ def train(
     device: str | torch.device = "cpu",
     curve_points: int = 50,
     on_step: Callable[[int, float], None] | None = None,
+    on_checkpoint: Callable[[int, GQATransformer], None] | None = None,
 ) -> RunResult:
-    """Train one model; never raises on divergence. ``on_step(step, loss)`` reports progress."""
+    """Train one model; never raises on divergence. ``on_step(step, loss)`` reports progress.
+
+    ``on_checkpoint(step, model)`` is called before each update with the number of updates done so
+    far, and once after the last (``step = steps``, unless the run diverged). It is for instruments
+    that only read the model (e.g. :class:`gqa_mup_ref.kv_premises.PremiseProbe`); it must not
+    change parameters or draw from torch's global random state, so the run stays what it is.
+    """
     _corpus(config.data)  # loaded once per process, outside the timing
     start = time.perf_counter()
     model, optimizer, corpus = build(config, device)
@@ -119,6 +126,8 @@ def train(
     diverged, exploded_steps = False, 0
     model.train()
     for step in range(config.steps):
+        if on_checkpoint is not None:
+            on_checkpoint(step, model)
         for group in optimizer.param_groups:
             group["lr"] = group["base_lr"] * lr_multiplier(step, config)
         x, y = corpus.get_batch("train", config.batch_size, config.context_length, batches)
@@ -132,6 +141,8 @@ def train(
         optimizer_step(model, optimizer, loss, config.grad_clip)
         if on_step is not None:
             on_step(step, value)
+    if on_checkpoint is not None and not diverged:
+        on_checkpoint(len(losses), model)
 
     tail = losses[-max(1, len(losses) // 10):] if losses else []
     train_loss = float(sum(tail) / len(tail)) if tail and not diverged else math.nan
