@@ -199,7 +199,7 @@ def premise_summary(runs: Iterable[dict]) -> dict[tuple[int, str, int, int, str]
                 per_seed.setdefault((head_dim, factor, r, rec["step"], name, c["seed"]), []).append(rec[name])
     seeds: dict[tuple, list[float]] = {}
     for (*key, _seed), values in per_seed.items():
-        finite = [v for v in values if math.isfinite(v)]
+        finite = [v for v in values if v is not None and math.isfinite(v)]
         if finite:
             seeds.setdefault(tuple(key), []).append(sum(finite) / len(finite))
     return {key: dict(zip(("mean", "sd"), _mean_sd(v))) | {"n": len(v)} for key, v in sorted(seeds.items())}
