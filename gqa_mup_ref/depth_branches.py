@@ -172,15 +172,17 @@ def fit_slopes(rows: Sequence[dict], key: str = "cross_ratio", k: int = 2) -> di
 
 def plot_cross_terms(rows: Sequence[dict], fits: dict[float, dict]):
     """Two panels over depth (log–log): the cross term relative to the first-order terms (``k = 2``), with the
-    fitted exponents; and each block's contribution times ``L`` (``k = 1`` solid, ``k = 2`` dashed)."""
+    fitted exponents and an ``L^(−1/2)`` guide; and each block's contribution times ``L`` (``k = 1`` solid,
+    ``k = 2`` dashed)."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     from .plots import book_style
 
     colors = {0.5: "#0072B2", 1.0: "#D55E00"}
-    names = {0.5: "α = ½ (Depth-μP), LR ∝ L^(−1/2)", 1.0: "α = 1 (CompleteP), LR ∝ 1"}
-    with plt.rc_context(book_style() | {"font.size": 10}):
-        fig, (left, right) = plt.subplots(1, 2, figsize=(7.2, 3.4), layout="constrained")
+    names = {0.5: "α = ½", 1.0: "α = 1"}
+    with plt.rc_context(book_style()):
+        fig, (left, right) = plt.subplots(1, 2, figsize=(6.4, 4.4), layout="constrained")
         for alpha, fit in fits.items():
             runs = [r for r in rows if r["k"] == 2 and r["alpha"] == alpha]
             depths = sorted({r["depth"] for r in runs})
@@ -190,10 +192,13 @@ def plot_cross_terms(rows: Sequence[dict], fits: dict[float, dict]):
                           alpha=0.25, lw=0.8)
             means = [statistics.fmean(r["cross_ratio"] for r in runs if r["depth"] == d) for d in depths]
             left.plot(depths, means, "o-", color=colors[alpha],
-                      label=f"α = {alpha:g}: slope {fit['mean']:+.2f} ± {fit['se']:.2f}")
+                      label=f"{names.get(alpha, alpha)}: exponent {fit['mean']:+.2f} ± {fit['se']:.2f}")
+            if alpha == 0.5:
+                left.plot(depths, [means[0] * (d / depths[0]) ** -0.5 for d in depths], ":", color="#555555",
+                          label=r"$\propto L^{-1/2}$")
         left.set(xscale="log", yscale="log", xlabel="depth L (blocks)",
-                 ylabel="cross term / first-order terms", title="two matrices per branch (k = 2)")
-        left.legend(fontsize=9)
+                 ylabel="cross term / first-order terms", title="two matrices per branch")
+        left.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.2))
         for alpha in fits:
             for k, style in ((1, "-"), (2, "--")):
                 runs = [r for r in rows if r["k"] == k and r["alpha"] == alpha]
@@ -201,9 +206,13 @@ def plot_cross_terms(rows: Sequence[dict], fits: dict[float, dict]):
                 if depths:
                     right.plot(depths, [statistics.fmean(r["block_update"] for r in runs if r["depth"] == d)
                                         for d in depths], style, marker="o", color=colors[alpha],
-                               label=f"{names[alpha].split(',')[0]}, k = {k}")
+                               label=f"{names.get(alpha, alpha)}, k = {k}")
         right.set(xscale="log", xlabel="depth L (blocks)", ylabel="L × one block's update / input",
-                  title="each block's share of the update")
+                  title="each block's share")
         right.set_ylim(bottom=0)
-        right.legend(fontsize=9)
+        right.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
+        for ax in (left, right):
+            ticks = sorted({r["depth"] for r in rows})
+            ax.set_xticks(ticks, [str(t) for t in ticks])
+            ax.xaxis.set_minor_formatter(NullFormatter())
     return fig

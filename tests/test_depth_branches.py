@@ -71,3 +71,13 @@ def test_the_cross_term_fades_with_depth_at_alpha_half_and_not_at_alpha_one():
 def test_bad_branch_sizes_are_named():
     with pytest.raises(ValueError, match="k=3"):
         db.train_branches(4, 3, 1.0)
+
+
+def test_the_figure_draws_both_panels_from_rows():
+    rows = [{"k": k, "alpha": a, "seed": s, "depth": L, "cross_ratio": 0.1 * L**-a if k == 2 else 0.0,
+             "block_update": 0.3} for k in (1, 2) for a in (0.5, 1.0) for s in range(2) for L in (2, 8, 32)]
+    fig = db.plot_cross_terms(rows, db.fit_slopes(rows))
+    left, right = fig.axes
+    assert left.get_yscale() == "log" and right.get_ylim()[0] == 0
+    assert [t.get_text() for t in left.get_xticklabels()] == ["2", "8", "32"]
+    assert len(right.get_lines()) == 4  # two rules × two branch types
