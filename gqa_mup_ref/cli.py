@@ -388,7 +388,8 @@ def _add_transfer(subparsers) -> None:
         description="Per-role absolute values for a target model from base values tuned on a proxy "
         "(see gqa_mup_ref.transfer). PROXY and TARGET are each a local config.json, a model folder "
         "holding one (hidden_size, num_attention_heads, num_key_value_heads, num_hidden_layers, "
-        "head_dim), or an inline spec width=256,heads=4,kv_heads=2,depth=4[,head_dim=64]. The proxy "
+        "head_dim, intermediate_size), or an inline spec width=256,heads=4,kv_heads=2,depth=4"
+        "[,head_dim=64][,mlp=1024]. The proxy "
         "is assumed trained as this package trains: base depth 1 (residual multiplier 1/L); every "
         "answer says so.",
     )

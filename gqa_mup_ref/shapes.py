@@ -26,6 +26,7 @@ from .parameterization import Shape
 __all__ = [
     "HF_KEYS",
     "INLINE_KEYS",
+    "MLP_KEYS",
     "PACKAGE_NAMES",
     "MAX_WIDTH",
     "MAX_DEPTH",
@@ -33,6 +34,7 @@ __all__ = [
     "check_bounds",
     "read_shape",
     "parse_shape",
+    "read_mlp_width",
     "load_config",
     "shape_from_mapping",
     "parse_inline_spec",
@@ -54,6 +56,9 @@ HF_KEYS = {
     "head_dim": "head_dim",
 }
 """``Shape`` field -> key of a Hugging Face ``config.json``."""
+
+MLP_KEYS = {"config": "intermediate_size", "inline": "mlp"}
+"""Where the MLP's inner width is given: a config's key and an inline spec's key."""
 
 INLINE_KEYS = {"width": "width", "n_head": "heads", "n_kv_head": "kv_heads", "depth": "depth",
                "head_dim": "head_dim"}
@@ -211,10 +216,11 @@ def shape_from_config(path: str | os.PathLike) -> Shape:
 
 
 def parse_inline_spec(spec: str) -> Shape:
-    """``"width=256,heads=4,kv_heads=2,depth=4[,head_dim=64]"`` as a shape (kv_heads defaults to heads)."""
+    """``"width=256,heads=4,kv_heads=2,depth=4[,head_dim=64][,mlp=1024]"`` as a shape (kv_heads defaults
+    to heads; ``mlp``, the MLP's inner width, is read by :func:`read_mlp_width`)."""
     where = f"spec {spec!r}"
-    allowed = ", ".join(INLINE_KEYS.values())
-    field_of = {key: field for field, key in INLINE_KEYS.items()}
+    allowed = ", ".join((*INLINE_KEYS.values(), MLP_KEYS["inline"]))
+    field_of = {key: field for field, key in INLINE_KEYS.items()} | {MLP_KEYS["inline"]: "mlp"}
     values: dict[str, int] = {}
     for part in spec.split(","):
         key, sep, text = (s.strip() for s in part.partition("="))
@@ -231,6 +237,7 @@ def parse_inline_spec(spec: str) -> Shape:
     missing = [INLINE_KEYS[f] for f in INLINE_KEYS if f not in _OPTIONAL and f not in values]
     if missing:
         raise ValueError(f"{where}: missing {', '.join(missing)}; write e.g. {_SPEC_EXAMPLE}")
+    values.pop("mlp", None)  # read by read_mlp_width
     return _shape(values, INLINE_KEYS, where)
 
 
@@ -242,12 +249,35 @@ def read_shape(text: str | os.PathLike) -> tuple[Shape, tuple[str, ...]]:
     ``num_key_value_heads`` (or Falcon's ``num_kv_heads`` / ``multi_query``; when none is given: the
     number of heads, r = 1, Hugging Face's own default, said in a note), ``num_hidden_layers`` and an
     optional ``head_dim`` (default ``hidden_size / num_attention_heads``); ``tie_word_embeddings:
-    true`` adds a note. Other keys are ignored.
+    true`` adds a note. ``intermediate_size`` is read by :func:`read_mlp_width`; other keys are ignored.
     """
     text = os.fspath(text)
     if "=" in text and not Path(text).exists():
         return parse_inline_spec(text), ()
     return _read_config(text)
+
+
+def read_mlp_width(text: str | os.PathLike) -> int | None:
+    """The MLP's inner width (the down projection's fan-in) where the user gave it: a config's
+    ``intermediate_size`` or an inline spec's ``mlp``; ``None`` where absent. Call after
+    :func:`read_shape` has accepted ``text``."""
+    text = os.fspath(text)
+    if "=" in text and not Path(text).exists():
+        parse_inline_spec(text)  # the same checks and messages
+        found = [part.partition("=")[2].strip() for part in text.split(",")
+                 if part.partition("=")[0].strip() == MLP_KEYS["inline"]]
+        return int(found[0]) if found else None
+    path = Path(text)
+    data = _load_json(path)
+    value = data.get(MLP_KEYS["config"])
+    if value is None:
+        return None
+    where = str(path / "config.json" if path.is_dir() else path)
+    value = _integer(value, where, MLP_KEYS["config"], "fix the value in the file")
+    if value > 64 * MAX_WIDTH:
+        raise ValueError(f"{where}: {MLP_KEYS['config']}={value} is larger than {64 * MAX_WIDTH}; give "
+                         "the MLP's inner width, e.g. 14336")
+    return value
 
 
 def parse_shape(text: str | os.PathLike) -> Shape:

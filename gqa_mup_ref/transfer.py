@@ -37,6 +37,13 @@ result says so in :attr:`Transfer.notes`: W_O's fan-in is ``n_q``, so scaling it
 instead of ``n`` would give ``ρ_proxy/ρ_target`` times the printed LR (and the square root of that
 times the init std).
 
+**The down projection's fan-in.** ``mlp_out``'s fan-in is the MLP width ``f`` (a config's
+``intermediate_size``, an inline spec's ``mlp``), not ``n``. When proxy and target both give it and their
+ratios ``f/n`` differ, the target's ``mlp_out`` row is its rule evaluated at its own fan-in multiplier
+``m_f = m · (f_t/n_t)/(f_p/n_p)`` (LR ``∝ 1/m_f``, init ``∝ 1/√m_f``; Adam ε unchanged), in
+``groups`` and in ``target_rules``, with a note; when only one gives it, a note says the other is assumed
+to have the same ratio.
+
 Shapes come from :mod:`gqa_mup_ref.shapes` (a local ``config.json``, a model folder, or an inline
 spec ``width=256,heads=4,kv_heads=2,depth=4[,head_dim=64]``); nothing is downloaded. This module
 does not import torch except in :func:`param_groups_by_name` and :func:`roles_by_name`, so
@@ -58,9 +65,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import sympy
+
 from .parameterization import (KV_FACTORS, Parameterization, Rule, Rules, Shape, get_parameterization,
                                kv_factor_value)
-from .shapes import MAX_DEPTH, MAX_WIDTH, PACKAGE_NAMES, check_bounds, read_shape
+from .parameterization import m as M_SYMBOL
+from .shapes import MAX_DEPTH, MAX_WIDTH, PACKAGE_NAMES, check_bounds, read_mlp_width, read_shape
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -84,9 +94,10 @@ KV_CHOICES = (*KV_FACTORS, "keep")
 """Values of ``kv_factor``: the package's key/value factors, and ``keep`` (the proxy's own ratio)."""
 
 KV_EVIDENCE = (
-    "What the book's chapter 5 finds so far (small CPU runs, 3 seeds): at head dim 4 and r = 16 the "
-    "best learning rate moved under the c(r) (gqa) and sqrt(r) (sqrt-r) factors and not detectably "
-    "under plain muP's (none); at head dim 32 and r = 8, none and gqa were not separated. A decisive, "
+    "What the book's chapter 5 finds so far (small CPU runs, 3 seeds): at head dim 4 the best "
+    "learning rate moved under the c(r) (gqa) factor at r = 16 and under sqrt(r) (sqrt-r) at r = 4, "
+    "and not detectably under plain muP's (none); at head dim 32 and r = 8, none and gqa were not "
+    "separated. A decisive, "
     "pre-registered experiment is under way; until it reports, keep r fixed from proxy to target "
     "when you can (then every factor gives the same transfer)."
 )
@@ -234,6 +245,58 @@ def _assumption(param: Parameterization, proxy: Shape, rules: Rules) -> str:
     return text
 
 
+def _mlp_width(value: Shape | str | os.PathLike) -> int | None:
+    return None if isinstance(value, Shape) else read_mlp_width(value)
+
+
+def _mlp_out_at_fan_in(param: Parameterization, rules: Rules, m_fan_in: sympy.Rational) -> Rule:
+    """The ``mlp_out`` row of ``rules`` with the width multiplier ``m`` replaced by the down projection's
+    own fan-in multiplier ``m_f`` (its rule's init, LR and decay; Adam ε, which follows the gradient's
+    size and not the fan-in, is kept)."""
+    symbolic = param.symbolic()[0]["mlp_out"]
+    values = rules.shape.substitutions() | {M_SYMBOL: m_fan_in}
+
+    def number(expr: sympy.Expr) -> float:
+        return float(sympy.sympify(expr).subs(values))
+
+    return Rule(init_std=rules.base_init_std * number(symbolic.init_std),
+                lr_factor=number(symbolic.lr_factor), wd_factor=number(symbolic.wd_factor),
+                multiplier=number(symbolic.multiplier), eps_factor=rules.groups["mlp_out"].eps_factor)
+
+
+def _fan_in_correction(param: Parameterization, proxy: Shape, target_rules: Rules,
+                       mlp: tuple[int | None, int | None]) -> tuple[Rules, list[str]]:
+    """``target_rules`` with ``mlp_out`` at its own fan-in when proxy and target MLP ratios differ, and notes.
+
+    The down projection's fan-in is the MLP width ``f``, not ``n``. With the proxy's ratio ``f_p/n_p`` held
+    at the base, its fan-in multiplier is ``m_f = f_t / (base_width · f_p/n_p) = m · (f_t/n_t)/(f_p/n_p)``,
+    which is ``m`` when the ratios agree.
+    """
+    target = target_rules.shape
+    if mlp[0] is None and mlp[1] is None:
+        return target_rules, []
+    if mlp[0] is None or mlp[1] is None:
+        known, other = ("target", "proxy") if mlp[0] is None else ("proxy", "target")
+        shape = target if known == "target" else proxy
+        ratio = (mlp[1] if known == "target" else mlp[0]) / shape.width
+        return target_rules, [
+            f"only the {known} gives its MLP width (intermediate_size / hidden_size = {ratio:.4g}): mlp_out "
+            f"assumes the {other} has the same ratio; give the {other}'s intermediate_size (config.json) or "
+            "mlp=... in its spec (this package's models use 4 x width)"]
+    ratio_p, ratio_t = mlp[0] / proxy.width, mlp[1] / target.width
+    if mlp[0] * target.width == mlp[1] * proxy.width:
+        return target_rules, []
+    m_fan_in = sympy.Rational(mlp[1] * proxy.width, target.base_width * mlp[0])
+    rule = _mlp_out_at_fan_in(param, target_rules, m_fan_in)
+    factor = rule.lr_factor / target_rules.groups["mlp_out"].lr_factor
+    groups = dict(target_rules.groups) | {"mlp_out": rule}
+    note = (f"intermediate_size / hidden_size is {ratio_t:.4g} on the target and {ratio_p:.4g} on the proxy: "
+            f"mlp_out (fan-in intermediate_size) takes its rule at its own fan-in multiplier "
+            f"{float(m_fan_in):.4g} instead of m = {target.width_multiplier:.4g}: {factor:.4g} x the LR of "
+            "the width rule")
+    return dataclasses.replace(target_rules, groups=groups), [note]
+
+
 def _tested_r(head_dim: int) -> int:
     """The largest r the book tested at the largest tested head dim not above ``head_dim``."""
     dims = [d for d in BOOK_TESTED_R if d <= head_dim] or [min(BOOK_TESTED_R)]
@@ -294,6 +357,7 @@ def transfer(
     """
     _check_base_values(lr, weight_decay, init_std, eps)
     target_is_shape = isinstance(target, Shape)
+    mlp = (_mlp_width(proxy), _mlp_width(target))
     proxy, proxy_notes = _as_shape(proxy, "proxy")
     target, target_notes = _as_shape(target, "target")
     base_width, base_depth = _resolve_base(proxy, target, target_is_shape, base_width, base_depth)
@@ -312,6 +376,7 @@ def transfer(
     else:
         target_rules = parameterization.rules(target, init_std)
     label = kv_factor if kv_factor == "keep" else parameterization.kv_factor
+    target_rules, mlp_notes = _fan_in_correction(parameterization, proxy, target_rules, mlp)
 
     def values(rules: Rules) -> dict[str, dict[str, float]]:
         return {role: absolute_values(rule, lr, weight_decay, eps)
@@ -330,7 +395,7 @@ def transfer(
         proxy_groups=values(proxy_rules),
         assumption=_assumption(parameterization, proxy, proxy_rules),
         notes=(*proxy_notes, *target_notes,
-               *_notes(parameterization, label, proxy, target, proxy_rules, target_rules)),
+               *_notes(parameterization, label, proxy, target, proxy_rules, target_rules), *mlp_notes),
     )
 
 

@@ -176,10 +176,10 @@ def test_the_evidence_sentence_matches_chapter_5s_passing_checks():
     book = Path(__file__).resolve().parents[1] / "book" / "ch05_transfer_across_kv_heads.ipynb"
     outputs = "".join(text for cell in json.loads(book.read_text())["cells"]
                       for out in cell.get("outputs", []) for text in out.get("text", []))
-    assert "d = 4: gqa and sqrt-r move the best LR down at r = 16 and cost regret; none does not -> PASS" \
-        in outputs
-    assert "at head dim 4 and r = 16 the best learning rate moved under the c(r) (gqa) and sqrt(r)" \
-        in KV_EVIDENCE
+    assert "d = 4: gqa (r = 16) and sqrt-r (r = 4) move the best LR down and cost regret; none does not " \
+        "-> PASS" in outputs
+    assert ("at head dim 4 the best learning rate moved under the c(r) (gqa) factor at r = 16 and under "
+            "sqrt(r) (sqrt-r) at r = 4, and not detectably under plain muP's (none)") in KV_EVIDENCE
     assert "at head dim 32 and r = 8, none and gqa were not separated" in KV_EVIDENCE
 
 
@@ -555,3 +555,35 @@ def test_lr_shift_per_doubling_is_the_least_squares_slope_with_propagated_error(
 
 
 # The stored width-transfer runs re-train in tests/test_reproduction.py (calm runs, measured tolerance).
+
+
+# ----------------------------------------------------------------------------- the down projection's fan-in
+
+
+def test_mlp_out_follows_its_own_fan_in_when_the_mlp_ratios_differ(tmp_path):
+    """A Qwen2.5-7B-like target (hidden 3584, intermediate 18944) from a proxy with a 4n MLP: the down
+    projection's fan-in grew by 18944/2048, not 3584/512, so its LR is eta * 2048/18944 (and the
+    decay, independent of the LR's product, its inverse), its init sigma_0 / sqrt(18944/2048)."""
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"hidden_size": 3584, "intermediate_size": 18944, "num_attention_heads": 28,
+                                "num_key_value_heads": 4, "num_hidden_layers": 28}))
+    result = transfer("width=512,heads=4,kv_heads=1,depth=4,mlp=2048", path, ETA, LAM, SIGMA)
+    fan_in = 18944 / 2048
+    assert result.groups["mlp_out"]["lr"] == pytest.approx(ETA / fan_in)
+    assert result.groups["mlp_out"]["weight_decay"] == pytest.approx(LAM * fan_in)
+    assert result.groups["mlp_out"]["init_std"] == pytest.approx(SIGMA / math.sqrt(fan_in))
+    assert result.groups["mlp_in"]["lr"] == pytest.approx(ETA * 512 / 3584)  # fan-in n: unchanged
+    assert result.groups["mlp_out"]["eps"] == result.groups["mlp_in"]["eps"]
+    assert result.target_rules.groups["mlp_out"].lr_factor == pytest.approx(1 / fan_in)
+    assert any("0.7568 x the LR" in note for note in result.notes)  # (4 / (18944/3584)): about 25 % lower
+
+
+def test_mlp_width_given_once_is_a_note_and_equal_ratios_change_nothing(tmp_path):
+    same = transfer("width=256,heads=4,depth=2,mlp=1024", "width=1024,heads=8,depth=4,mlp=4096", ETA)
+    plain = transfer("width=256,heads=4,depth=2", "width=1024,heads=8,depth=4", ETA)
+    assert same.groups == plain.groups and same.notes == plain.notes
+    one = transfer("width=256,heads=4,depth=2", "width=1024,heads=8,depth=4,mlp=3072", ETA)
+    assert one.groups == plain.groups
+    assert any("only the target gives its MLP width" in note for note in one.notes)
+    with pytest.raises(ValueError, match="mlp=0 must be a positive integer"):
+        transfer("width=256,heads=4,depth=2,mlp=0", "width=1024,heads=8,depth=4", ETA)
