@@ -8,7 +8,19 @@ For each page, at a phone width (420 px) and a desktop width (1280 px):
 * every image has loaded;
 * every widget view is rendered, and each slider switches the visible view and its readout;
 * nothing sticks out of the page sideways, except inside a box that scrolls on purpose (code cells);
-  at the desktop width, printed outputs and display equations fit without scrolling.
+  at the desktop width, printed outputs and display equations fit without scrolling, except printed tables;
+* no table hides columns without a cue: a table (or printed table) wider than its box scrolls in that box,
+  with a shadow on the hidden side and a "scroll sideways" line under it; math in a table (a fraction's
+  numerator, a subscript) is drawn at 11 px or more;
+* no printed table wraps mid-row: a line of a printed output with a column gap (two or more spaces between
+  words, a " | " separator, or a rule of dashes), in an output with at least two such lines, stays on one line;
+* navigation works: below the desktop width each visible ☰ and ☷ button opens its drawer (and Escape closes
+  it); at the desktop width the visible ☰ hides the sidebar and shows it again;
+* the sidebar numbers the chapters: its entry for ``book/chNN_*`` starts with "NN." (the prose's "Chapter n");
+* the footer names the package version and the commit (or "unknown commit").
+
+Figures whose alt text is missing or a file name are *warnings*, listed apart (``check_book(..., warnings=)``),
+and do not fail the check.
 
 Used by ``tests/test_browser.py``; also a command for maintainers::
 
@@ -32,6 +44,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 WIDTHS = (420, 1280)
 DESKTOP = 1280
+NARROWEST_DESKTOP = 992  # the themes' breakpoint: below it the sidebars are drawers
+SMALLEST_TABLE_MATH_PX = 11
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run", "--disable-quic", "--allow-file-access-from-files",
@@ -100,12 +114,144 @@ _OVERFLOW = """desktop => {
   if (desktop) {
     const scrollers = article.querySelectorAll('.cell_output pre, .cell_output .output, div.math, mjx-container[display="true"], .widget-html-content');
     for (const el of scrollers) {
+      if (el.closest('.scroll-cue')) continue;  // a printed table: checked by _HIDDEN_COLUMNS
       if (el.offsetParent !== null && el.scrollWidth > el.clientWidth + 1)
         problems.push(`needs sideways scrolling (${el.scrollWidth} px in ${el.clientWidth} px): ` + describe(el));
     }
   }
   return problems.slice(0, 8);
 }"""
+
+
+# A row of a printed table, as the book's readers would call it (see the module docstring).
+_TABLE_ROW = r"/\S {2,}\S|\s\|\s|^\s*-{2,}(\s+-{2,})+\s*$/"
+
+_WRAPPED_ROWS = """() => {
+  const ROW = %s;
+  const problems = [];
+  for (const pre of document.querySelectorAll('article .cell_output pre')) {
+    if (!pre.getClientRects().length) continue;
+    const nodes = [];
+    const walker = document.createTreeWalker(pre, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) nodes.push(node);
+    const lines = nodes.map(n => n.data).join('').split('\\n');
+    if (lines.filter(line => ROW.test(line)).length < 2) continue;
+    const at = index => {  // (text node, offset) of a character index in the output
+      for (const node of nodes) { if (index <= node.data.length) return [node, index]; index -= node.data.length; }
+      const last = nodes[nodes.length - 1]; return [last, last.data.length];
+    };
+    let start = 0;
+    for (const line of lines) {
+      if (ROW.test(line)) {
+        const range = document.createRange();
+        range.setStart(...at(start)); range.setEnd(...at(start + line.length));
+        const tops = [...range.getClientRects()].filter(r => r.width > 0).map(r => r.top);
+        if (tops.length && Math.max(...tops) - Math.min(...tops) > 4)
+          problems.push('a printed table wraps mid-row: "' + line.trim().slice(0, 60) + '"');
+      }
+      start += line.length + 1;
+    }
+  }
+  return problems.slice(0, 5);
+}""" % _TABLE_ROW
+
+_HIDDEN_COLUMNS = """() => {
+  const problems = [];
+  const describe = el => (el.tagName === 'PRE' ? 'printed table "' : 'table "')
+      + (el.textContent || '').trim().replace(/\\s+/g, ' ').slice(0, 50) + '"';
+  for (const el of document.querySelectorAll('article table, article .cell_output pre')) {
+    if (!el.getClientRects().length || el.getBoundingClientRect().width === 0) continue;
+    let box = null;  // the nearest box (the element itself, for a printed output) that hides part of it
+    for (let a = el.tagName === 'PRE' ? el : el.parentElement; a && a.tagName !== 'ARTICLE'; a = a.parentElement) {
+      if (getComputedStyle(a).overflowX !== 'visible' && a.scrollWidth > a.clientWidth + 1) { box = a; break; }
+    }
+    if (!box) continue;
+    if (!['auto', 'scroll'].includes(getComputedStyle(box).overflowX)) {
+      problems.push('hides its last columns, which cannot be scrolled to: ' + describe(el)); continue;
+    }
+    const cue = box.parentElement && box.parentElement.classList.contains('scroll-cue') ? box.parentElement : null;
+    const hint = cue && cue.querySelector(':scope > .scroll-cue-hint');
+    const hintBox = hint && hint.getBoundingClientRect();
+    const shadow = cue && getComputedStyle(cue, '::after');
+    const atEnd = box.scrollLeft + box.clientWidth >= box.scrollWidth - 1;
+    const missing = !hint ? 'no cue' : hintBox.height === 0 || !/scroll/.test(hint.textContent) ? 'no "scroll" line'
+        : hintBox.right > document.documentElement.clientWidth + 1 ? 'its "scroll" line off screen'
+        : !atEnd && !(parseFloat(shadow.opacity) > 0.5) ? 'no shadow on the hidden side' : '';
+    if (missing) problems.push(`hides its last columns without a cue (${missing}): ` + describe(el));
+  }
+  return [...new Set(problems)].slice(0, 8);
+}"""
+
+_SMALL_TABLE_MATH = """smallest => {
+  const problems = [];
+  for (const math of document.querySelectorAll('article table mjx-container')) {
+    if (!math.getClientRects().length) continue;
+    const sizes = [...math.querySelectorAll('mjx-c')].map(c => parseFloat(getComputedStyle(c).fontSize));
+    const size = Math.min(...sizes);
+    if (size < smallest) {
+      const tex = math.querySelector('mjx-assistive-mml') ? math.querySelector('mjx-assistive-mml').textContent : '';
+      problems.push(`math in a table drawn at ${size.toFixed(1)} px (< ${smallest} px): ${tex.slice(0, 40)}`);
+    }
+  }
+  return [...new Set(problems)].slice(0, 5);
+}"""
+
+_SIDEBAR_NUMBERS = """() => {
+  const links = [...document.querySelectorAll('#pst-primary-sidebar nav a.reference, .bd-sidebar-primary nav a.reference')];
+  if (!links.length) return ['the sidebar lists no pages'];
+  const problems = [];
+  let chapters = 0;
+  for (const link of links) {
+    const match = (link.getAttribute('href') || '').match(/(?:^|\\/)ch0*(\\d+)_[^\\/#]*\\.html$/);
+    if (!match) continue;
+    chapters += 1;
+    const text = link.textContent.trim();
+    if (!text.startsWith(match[1] + '.')) problems.push(`sidebar entry "${text.slice(0, 50)}" is not numbered ${match[1]}.`);
+  }
+  if (!chapters) problems.push('the sidebar lists no chapter (book/chNN_*.html)');
+  return problems;
+}"""
+
+_FOOTER = """() => {
+  const footer = document.querySelector('.build-info');
+  const text = footer ? footer.textContent : '';
+  return /gqa-mup-ref \\S+ · (commit [0-9a-f]{12}|unknown commit)/.test(text) ? []
+      : ['the footer does not name the package version and commit: "' + text.slice(0, 80) + '"'];
+}"""
+
+_ALT_TEXT = """() => [...document.querySelectorAll('article img')].filter(img => {
+    const alt = (img.getAttribute('alt') || '').trim();
+    const file = (img.getAttribute('src') || '').split('/').pop();
+    return !alt || alt.split('/').pop() === file || /\\.(png|jpe?g|svg|gif|webp)$/i.test(alt)
+        || /^[0-9a-f]{16,}$/i.test(alt.split('/').pop().split('.')[0]);
+  }).map(img => {
+    let heading = null;  // the section the figure is in
+    for (let el = img; el && !heading; el = el.parentElement) {
+      for (let s = el.previousElementSibling; s && !heading; s = s.previousElementSibling)
+        if (/^H[1-6]$/.test(s.tagName)) heading = s;
+      if (el.tagName === 'SECTION') heading = heading || el.querySelector('h1, h2, h3, h4');
+    }
+    const caption = img.closest('figure') && img.closest('figure').querySelector('figcaption');
+    const where = caption ? caption.textContent : heading ? heading.textContent : '';
+    return `figure without a descriptive alt text (alt "${(img.getAttribute('alt') || '').slice(0, 50)}"): `
+      + where.trim().replace(/[\\s¶#]+/g, ' ').slice(0, 70);
+  })"""
+
+_DIALOG_SHOWN = """selector => {
+  const dialog = document.querySelector(selector);
+  if (!dialog || !dialog.open) return 'did not open';
+  const box = dialog.getBoundingClientRect();
+  const links = [...dialog.querySelectorAll('a[href]')].filter(a => a.getBoundingClientRect().width > 0);
+  if (box.width < 150 || box.left < -1 || box.right > document.documentElement.clientWidth + 1)
+    return `opened off screen (${Math.round(box.left)} to ${Math.round(box.right)} px)`;
+  return links.length ? '' : 'opened empty';
+}"""
+
+_SIDEBAR_SHOWN = """() => { const s = document.getElementById('pst-primary-sidebar');
+  return !!s && getComputedStyle(s).visibility !== 'hidden' && s.getBoundingClientRect().right > 0; }"""
+
+DRAWERS = ((".primary-toggle", "#pst-primary-sidebar-modal", "☰ (site navigation)"),
+           (".secondary-toggle", "#pst-secondary-sidebar-modal", "☷ (contents of this page)"))
 
 
 def find_chromium() -> str | None:
@@ -137,8 +283,47 @@ def _check_sliders(page) -> list[str]:
     return problems
 
 
-def check_page(context, path: Path, width: int, screenshots: Path | None = None) -> list[str]:
-    """Problems a reader would meet on one page at one window width (empty when it reads well)."""
+def _check_navigation(page, width: int) -> list[str]:
+    """Below the desktop width, each visible ☰/☷ button opens its drawer and Escape closes it; at the desktop
+    width, the visible ☰ hides the sidebar and brings it back."""
+    problems = []
+    if width >= NARROWEST_DESKTOP:
+        for button in page.query_selector_all(".primary-toggle"):
+            if not button.is_visible():
+                continue
+            for want in (False, True):
+                button.click()
+                try:
+                    page.wait_for_function(f"() => ({_SIDEBAR_SHOWN})() === {str(want).lower()}", timeout=2_000)
+                except Exception:  # noqa: BLE001 - reported
+                    problems.append(f"the ☰ button did not {'show' if want else 'hide'} the sidebar")
+                    break
+        return problems
+    for kind, dialog, name in DRAWERS:
+        for button in page.query_selector_all(kind):
+            if not button.is_visible():
+                continue
+            button.click()
+            try:
+                page.wait_for_function(f"() => document.querySelector('{dialog}').open", timeout=2_000)
+            except Exception:  # noqa: BLE001 - reported below
+                pass
+            shown = page.evaluate(_DIALOG_SHOWN, dialog)
+            if shown:
+                problems.append(f"the {name} button: its drawer {shown}")
+                continue
+            page.keyboard.press("Escape")
+            try:
+                page.wait_for_function(f"() => !document.querySelector('{dialog}').open", timeout=2_000)
+            except Exception:  # noqa: BLE001
+                problems.append(f"the {name} drawer did not close on Escape")
+    return problems
+
+
+def check_page(context, path: Path, width: int, screenshots: Path | None = None,
+               warnings: list[str] | None = None) -> list[str]:
+    """Problems a reader would meet on one page at one window width (empty when it reads well); figures
+    without a descriptive alt text are appended to ``warnings`` when it is given."""
     problems: list[str] = []
     page = context.new_page()
     page.set_viewport_size({"width": width, "height": 900})
@@ -160,11 +345,19 @@ def check_page(context, path: Path, width: int, screenshots: Path | None = None)
     problems += page.evaluate(_IMAGE_PROBLEMS)
     page.wait_for_timeout(200)  # let the layout settle after fonts and images
     problems += [f"at {width} px: {p}" for p in page.evaluate(_OVERFLOW, width >= DESKTOP)]
+    problems += [f"at {width} px: {p}" for p in page.evaluate(_HIDDEN_COLUMNS)]
+    problems += [f"at {width} px: {p}" for p in page.evaluate(_WRAPPED_ROWS)]
+    problems += [f"at {width} px: {p}" for p in page.evaluate(_SMALL_TABLE_MATH, SMALLEST_TABLE_MATH_PX)]
+    if width >= DESKTOP:
+        problems += page.evaluate(_SIDEBAR_NUMBERS) + page.evaluate(_FOOTER)
+        if warnings is not None:
+            warnings += page.evaluate(_ALT_TEXT)
     if screenshots is not None:
         screenshots.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(screenshots / f"{path.stem}-{width}.png"), full_page=True)
     if views and width >= DESKTOP:
         problems += _check_sliders(page)
+    problems += [f"at {width} px: {p}" for p in _check_navigation(page, width)]
     page.close()
     return problems
 
@@ -179,8 +372,10 @@ def _is_content_page(html: Path, page: Path) -> bool:
     return 'http-equiv="Refresh"' not in page.read_text(encoding="utf-8", errors="replace")[:2000]
 
 
-def check_book(html: Path, chromium: str, widths=WIDTHS, screenshots: Path | None = None) -> dict[str, list[str]]:
-    """``{page: problems}`` for every HTML page of the built book, with all network access refused."""
+def check_book(html: Path, chromium: str, widths=WIDTHS, screenshots: Path | None = None,
+               warnings: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
+    """``{page: problems}`` for every HTML page of the built book, with all network access refused; when
+    ``warnings`` is a dict, ``{page: figures without a descriptive alt text}`` is filled in (pages with some)."""
     from playwright.sync_api import sync_playwright
 
     pages = sorted(p for p in html.rglob("*.html") if _is_content_page(html, p))
@@ -200,12 +395,14 @@ def check_book(html: Path, chromium: str, widths=WIDTHS, screenshots: Path | Non
         context.route("**/*", offline)
         for path in pages:
             name = path.relative_to(html).as_posix()
-            problems = []
+            problems, figures = [], []
             for width in widths:
                 blocked.clear()
-                problems += check_page(context, path, width, screenshots)
+                problems += check_page(context, path, width, screenshots, figures)
                 problems += [f"at {width} px: requested the network: {url[:120]}" for url in blocked]
             results[name] = list(dict.fromkeys(problems))
+            if warnings is not None and figures:
+                warnings[name] = list(dict.fromkeys(figures))
         context.close()
     return results
 
@@ -220,11 +417,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no book at {args.html}; build it first: jupyter-book build .")
     if not args.chromium:
         parser.error("no Chromium found; install one (Debian: apt-get install chromium) or pass --chromium")
-    results = check_book(args.html, args.chromium, screenshots=args.screenshots)
+    warnings: dict[str, list[str]] = {}
+    results = check_book(args.html, args.chromium, screenshots=args.screenshots, warnings=warnings)
     for name, problems in results.items():
         print(f"{name}: " + ("reads well offline at 420 and 1280 px" if not problems else ""))
         for problem in problems:
             print(f"    {problem}")
+    if warnings:
+        print(f"\nwarnings (not failures): {sum(map(len, warnings.values()))} figures without a descriptive alt text")
+        for name, figures in warnings.items():
+            print(f"{name}:\n    " + "\n    ".join(figures))
     return 1 if any(results.values()) else 0
 
 

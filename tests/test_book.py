@@ -199,3 +199,65 @@ def test_a_script_registered_twice_is_written_once():
     _offline_assets()._dedupe_scripts(None, "page", "page.html", context, None)
     assert [(js.filename or "", js.attributes.get("body")) for js in context["script_files"]] == [
         ("", body), ("a.js", None), ("b.js", None)]
+
+
+def _build_info():
+    spec = importlib.util.spec_from_file_location("build_info", ROOT / "book" / "_ext" / "build_info.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _git(cwd, *args):
+    import subprocess
+
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args], cwd=cwd,
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def test_the_footer_names_the_version_and_the_commit_of_a_checkout(tmp_path):
+    import shutil
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "9.8.7"\n')
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", "pyproject.toml")
+    _git(tmp_path, "commit", "-q", "-m", "first")
+    commit = _git(tmp_path, "rev-parse", "HEAD")
+    date = _git(tmp_path, "log", "-1", "--format=%cs")
+    info = _build_info()
+    assert info.footer_text(tmp_path) == f"gqa-mup-ref 9.8.7 · commit {commit[:12]} ({date})"
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "9.8.8"\n')
+    assert info.footer_text(tmp_path) == f"gqa-mup-ref 9.8.8 · commit {commit[:12]} ({date}, with local changes)"
+    (tmp_path / "book").mkdir()  # a folder inside the checkout is not the checkout the book is built from
+    assert info.git_commit(tmp_path / "book") == "unknown commit"
+
+
+def test_the_footer_says_unknown_commit_without_git_metadata(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('version = "1.2.3"\n')
+    assert _build_info().footer_text(tmp_path) == "gqa-mup-ref 1.2.3 · unknown commit"
+
+
+def test_every_page_of_the_built_book_names_version_and_commit(built_book):
+    """The fixture builds a copy of the working tree without .git: the footer says so."""
+    version = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
+    pages = [p for p in built_book.rglob("*.html") if p.relative_to(built_book).parts[0] != "_static"]
+    assert len(pages) > 10
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        if 'http-equiv="Refresh"' in html[:2000]:  # index.html, a redirect to the first page
+            continue
+        assert f'<p class="build-info">gqa-mup-ref {version} · unknown commit</p>' in html, page.name
+
+
+def test_the_numbered_chapters_are_the_files_ch01_to_chnn_in_order():
+    """The sidebar numbers the chapters in _toc.yml's first part; the prose's "Chapter n" is file ``ch0n_*``."""
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    numbered = [part for part in toc["parts"] if part.get("numbered")]
+    assert len(numbered) == 1 and toc["parts"][0] is numbered[0], "number the first part, and only it"
+    files = [entry["file"] for entry in numbered[0]["chapters"]]
+    assert [re.match(r"book/ch(\d+)_", f) and int(re.match(r"book/ch(\d+)_", f).group(1)) for f in files] == \
+        list(range(1, len(files) + 1)), files
