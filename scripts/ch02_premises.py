@@ -73,13 +73,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shard", default="1/1", help="i/N: run every N-th pending config, starting at the i-th")
     parser.add_argument("--limit-cpu-min", type=float, default=math.inf, help="stop after this much CPU time")
+    parser.add_argument("--head-dim", type=int, help="only runs of this head dimension (4 or 32)")
+    parser.add_argument("--seed", type=int, help="only runs of this seed")
     args = parser.parse_args()
     i, n = (int(v) for v in args.shard.split("/"))
     torch.set_num_threads(1)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    todo = [c for c in configs()[i - 1::n] if not (RESULTS / f"{run_key(c)}.json").exists()]
+    todo = [c for c in configs()[i - 1::n] if (args.head_dim in (None, c.width // c.n_head))
+            and args.seed in (None, c.seed)]
     spent = 0.0
     for config in todo:
+        if (RESULTS / f"{run_key(config)}.json").exists():  # done, perhaps by another shard
+            continue
         if spent / 60 > args.limit_cpu_min:
             print(f"CPU limit reached after {spent / 60:.1f} min; {len(todo)} runs were pending", flush=True)
             break
