@@ -454,31 +454,30 @@ def plot_branch_sums(probes: Sequence[dict]):
 
 
 def plot_decay_trajectories(trajectories: dict):
-    """Weight RMS (relative to init) against the number of decay timescales ``Σ η_t·λ``, with the
-    equilibrium ``rms(u)·√(η/2λ)`` dashed; ``trajectories`` maps a label to rows of
-    :func:`decay_trajectory`."""
+    """Three panels against the decay timescales elapsed ``Σ η_t·λ``, one line per run
+    (``trajectories`` maps a label to rows of :func:`decay_trajectory`): the natural spectral norm of
+    the weight; its RMS entry with the incoherent equilibrium ``rms(u)·√(η/2λ)`` dashed; and the
+    per-step spectral relative update ``η‖u‖₂/‖W‖₂``."""
     import matplotlib.pyplot as plt
 
     from .plots import PALETTE, book_style
 
     with plt.rc_context(book_style()):
-        fig, axes = plt.subplots(1, 2, figsize=(9, 3.3), layout="constrained")
+        fig, axes = plt.subplots(1, 3, figsize=(11, 3.4), layout="constrained")
         for (label, rows), color in zip(trajectories.items(), PALETTE):
-            w0 = rows[0]["w_rms"]
-            axes[0].plot([r["decay_steps"] for r in rows], [r["w_rms"] for r in rows], "-",
-                         color=color, label=label)
-            axes[0].plot([r["decay_steps"] for r in rows],
-                         [equilibrium_rms(r["lr"], r["weight_decay"], r["u_rms"]) for r in rows],
+            x = [r["decay_steps"] for r in rows]
+            axes[0].plot(x, [r["w_natural"] for r in rows], "-", color=color, label=label)
+            axes[1].plot(x, [r["w_rms"] for r in rows], "-", color=color)
+            axes[1].plot(x, [equilibrium_rms(r["lr"], r["weight_decay"], r["u_rms"]) for r in rows],
                          "--", color=color, lw=1)
-            axes[1].plot([r["step"] for r in rows], [r["w_rms"] / w0 for r in rows], "-",
-                         color=color, label=label)
-        axes[0].set_xlabel("decay timescales elapsed, Σ η_t·λ")
-        axes[0].set_ylabel("RMS entry of W_in (MLP)")
-        axes[0].set_yscale("log")
-        axes[0].set_title("solid: measured; dashed: √(η/2λ)·rms(u)", fontsize=9)
-        axes[1].set_xlabel("step")
-        axes[1].set_ylabel("RMS / RMS after step 1")
-        axes[1].legend(fontsize=8)
+            axes[2].plot(x, [r["rel_update"] for r in rows], "-", color=color, lw=1)
+        titles = ["natural spectral norm of W_in", "RMS entry (dashed: √(η/2λ)·rms(u))",
+                  "per-step relative update η‖u‖₂/‖W‖₂"]
+        for ax, title in zip(axes, titles):
+            ax.set_xlabel("decay timescales elapsed, Σ η_t·λ")
+            ax.set_yscale("log")
+            ax.set_title(title, fontsize=9)
+        axes[0].legend(fontsize=8)
     return fig
 
 
