@@ -10,7 +10,8 @@ A Hugging Face config without ``num_key_value_heads`` is read as multi-head atte
 (``num_key_value_heads = num_attention_heads``, r = 1), which is what ``transformers`` itself assumes
 for Llama-style configs; :func:`read_shape` says so in its notes. Falcon's ``num_kv_heads`` and
 ``multi_query`` are read the way ``transformers`` reads them, and ``tie_word_embeddings: true`` gets a
-note stating the one rule the shared matrix takes.
+note stating the one rule the shared matrix takes. A Gemma config (its ``query_pre_attn_scalar``, logit
+soft-capping and √n embedding scale) gets a note that the printed multipliers assume a Llama-style forward.
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ HF_KEYS = {
     "head_dim": "head_dim",
 }
 """``Shape`` field -> key of a Hugging Face ``config.json``."""
+
+_FORWARD_KEYS = ("query_pre_attn_scalar", "attn_logit_softcapping", "final_logit_softcapping")
+"""Config keys (Gemma-2's) that change the forward pass's scales in ways the rules do not model."""
 
 MLP_KEYS = {"config": "intermediate_size", "inline": "mlp"}
 """Where the MLP's inner width is given: a config's key and an inline spec's key."""
@@ -195,6 +199,13 @@ def shape_from_mapping(data: Mapping[str, Any], where: str = "config") -> tuple[
             raise ValueError(f"{where}: missing key {key!r}{hint}; add it, or pass an inline spec "
                              f"{_SPEC_EXAMPLE}")
         values[field] = _integer(data[key], where, key, "fix the value in the file")
+    forward = [f"{key}={data[key]!r}" for key in _FORWARD_KEYS if data.get(key) is not None]
+    if forward or str(data.get("model_type", "")).startswith("gemma"):
+        found = f" ({', '.join(forward)})" if forward else ""
+        notes.append(f"{where}: model_type={data.get('model_type')!r}{found}: its forward pass scales "
+                     "attention, logits or the embedding its own way (query_pre_attn_scalar, soft-capping, "
+                     "a sqrt(hidden_size) embedding scale), which no rule here covers: the learning rates "
+                     "hold, but the printed attention_scale and multipliers assume a Llama-style forward")
     if data.get("tie_word_embeddings") is True:
         notes.append(f"{where}: tie_word_embeddings=true: the one shared matrix takes the embedding "
                      "row (its LR, no weight decay), and the logits still take the unembedding row's "

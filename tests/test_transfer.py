@@ -587,3 +587,13 @@ def test_mlp_width_given_once_is_a_note_and_equal_ratios_change_nothing(tmp_path
     assert any("only the target gives its MLP width" in note for note in one.notes)
     with pytest.raises(ValueError, match="mlp=0 must be a positive integer"):
         transfer("width=256,heads=4,depth=2,mlp=0", "width=1024,heads=8,depth=4", ETA)
+
+
+def test_a_gemma2_config_gets_a_note_naming_its_own_forward_scales(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"model_type": "gemma2", "hidden_size": 2304, "num_attention_heads": 8,
+                                "num_key_value_heads": 4, "num_hidden_layers": 26, "head_dim": 256,
+                                "query_pre_attn_scalar": 256, "final_logit_softcapping": 30.0}))
+    [note] = [n for n in read_shape(path)[1] if "soft-capping" in n]
+    assert "query_pre_attn_scalar=256" in note and "final_logit_softcapping=30.0" in note
+    assert not any("soft-capping" in n for n in read_shape(write(tmp_path, "{" + FALCON + "}"))[1])
