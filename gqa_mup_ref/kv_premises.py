@@ -40,11 +40,15 @@ from .spectral import repeat_kv_rows, spectral_norm
 
 __all__ = [
     "CHECKPOINTS",
+    "FACTORS",
     "QUANTITIES",
+    "DERIVED",
     "PremiseProbe",
     "attention_logits",
     "train_with_premises",
+    "load_premise_runs",
     "premise_summary",
+    "after_warmup",
     "plot_premises",
 ]
 
@@ -66,6 +70,20 @@ QUANTITIES = {
     "logit_max": "largest |scaled attention logit|",
 }
 """What :class:`PremiseProbe` records per block and checkpoint (name -> meaning)."""
+
+DERIVED = {"key_gain": r"gain on the real inputs $\|K_\oplus x\| / \|W_Q x\|$"}
+"""Quantities computed from :data:`QUANTITIES`: ``key_gain = key_norm · key_align`` (both premises at
+once: the size of ``K⊕`` the inputs actually feel, relative to ``W_Q``; 1 on random inputs)."""
+
+
+def _value(record: dict, name: str):
+    if name == "key_gain":
+        a, b = record["key_norm"], record["key_align"]
+        return None if a is None or b is None else a * b
+    return record[name]
+
+FACTORS = ("none", "gqa", "sqrt-r", "inv-sqrt-r")
+"""The key/value factors compared over training: 1, c(r), √r and 1/√r (``KV_FACTORS`` names)."""
 
 _FACTOR_COLORS = {"none": "#E69F00", "gqa": "#0072B2", "sqrt-r": "#CC79A7", "inv-sqrt-r": "#D55E00"}
 
@@ -175,6 +193,14 @@ def train_with_premises(config, checkpoints: Sequence[int] = CHECKPOINTS, probe_
     return result.to_dict() | {"premises": observer.records}
 
 
+def load_premise_runs(folder) -> list[dict]:
+    """Every run record (``<key>.json``) of a results folder written by ``scripts/ch02_premises.py``."""
+    import json
+    from pathlib import Path
+
+    return [json.loads(path.read_text(encoding="utf-8")) for path in sorted(Path(folder).glob("*.json"))]
+
+
 def _mean_sd(values: list[float]) -> tuple[float, float]:
     n = len(values)
     mean = sum(values) / n
@@ -195,8 +221,8 @@ def premise_summary(runs: Iterable[dict]) -> dict[tuple[int, str, int, int, str]
         r = c["n_head"] // c["n_kv_head"]
         factor = "none" if r == 1 else c["kv_factor"]  # at r = 1 every factor is 1
         for rec in run["premises"]:
-            for name in QUANTITIES:
-                per_seed.setdefault((head_dim, factor, r, rec["step"], name, c["seed"]), []).append(rec[name])
+            for name in (*QUANTITIES, *DERIVED):
+                per_seed.setdefault((head_dim, factor, r, rec["step"], name, c["seed"]), []).append(_value(rec, name))
     seeds: dict[tuple, list[float]] = {}
     for (*key, _seed), values in per_seed.items():
         finite = [v for v in values if v is not None and math.isfinite(v)]
@@ -205,25 +231,51 @@ def premise_summary(runs: Iterable[dict]) -> dict[tuple[int, str, int, int, str]
     return {key: dict(zip(("mean", "sd"), _mean_sd(v))) | {"n": len(v)} for key, v in sorted(seeds.items())}
 
 
+def after_warmup(runs: Iterable[dict], name: str, steps: Sequence[int]) -> dict[tuple[int, str, int], dict]:
+    """``(head_dim, kv_factor, r) -> {mean, sd, n}`` over seeds of ``name`` averaged over blocks and ``steps``.
+
+    Averaging a seed's values over several checkpoints (e.g. the one-step update ratio at steps
+    40–250, which fluctuates from step to step) before taking the seed-to-seed spread.
+    """
+    wanted = set(steps)
+    seeds: dict[tuple, list[float]] = {}
+    for run in runs:
+        c = run["config"]
+        r = c["n_head"] // c["n_kv_head"]
+        key = (c.get("head_dim") or c["width"] // c["n_head"], "none" if r == 1 else c["kv_factor"], r)
+        values = [v for rec in run["premises"] if rec["step"] in wanted
+                  for v in [_value(rec, name)] if v is not None and math.isfinite(v)]
+        if values:
+            seeds.setdefault(key, []).append(sum(values) / len(values))
+    return {key: dict(zip(("mean", "sd"), _mean_sd(v))) | {"n": len(v)} for key, v in sorted(seeds.items())}
+
+
+_SHORT = {"key_norm": r"$\|K_\oplus\|_2 / \|W_Q\|_2$", "value_norm": r"$\|V_\oplus\|_2 / \|W_Q\|_2$",
+          "key_align": r"alignment, $K_\oplus$ ÷ $W_Q$", "key_gain": r"$\|K_\oplus x\| / \|W_Q x\|$",
+          "key_update": r"one-step update, $K_\oplus$ ÷ $W_Q$", "logit_rms": "RMS attention logit",
+          "logit_max": "largest |attention logit|", "key_learned_over_bulk": r"$\|W_K - W_{K,0}\|_2 / \|W_{K,0}\|_2$"}
+
+
 def plot_premises(summary: dict, panels: Sequence[tuple[int, int]], quantities: Sequence[str] = ("key_norm",),
-                  reference: dict[int, float] | None = None):
+                  log_y: Sequence[str] = ()):
     """One row per quantity, one column per ``(head_dim, r)``: mean ± sd over seeds against the step.
 
-    Each key/value factor has its colour; ``r = 1`` (all factors alike) is drawn in grey.
-    ``reference`` maps ``r`` to a horizontal guide (e.g. ``c(r)`` on the norm ratio).
+    Each key/value factor has its colour; ``r = 1`` (all factors alike) is drawn in grey. On the
+    ``key_norm`` row a dashed line marks the initial bulk's ratio ``‖K⊕,0‖₂/‖W_Q,0‖₂`` (≈ ``c(r)``).
+    Rows named in ``log_y`` get a logarithmic axis.
     """
     import matplotlib.pyplot as plt
 
     from .plots import book_style
 
     with plt.rc_context(book_style()):
-        fig, axes = plt.subplots(len(quantities), len(panels), figsize=(3.4 * len(panels), 2.9 * len(quantities)),
+        fig, axes = plt.subplots(len(quantities), len(panels), figsize=(3.0 * len(panels), 2.5 * len(quantities) + 0.5),
                                  squeeze=False, sharex=True)
+        handles = {}
         for row, name in enumerate(quantities):
             for col, (head_dim, r) in enumerate(panels):
                 ax = axes[row][col]
-                curves = [(f, r) for f in _FACTOR_COLORS] + [("none", 1)]
-                for factor, rr in curves:
+                for factor, rr in [(f, r) for f in FACTORS] + [("none", 1)]:
                     points = sorted((s, v) for (d, f, rv, s, q), v in summary.items()
                                     if (d, f, rv, q) == (head_dim, factor, rr, name) and s > 0)
                     if not points:
@@ -232,19 +284,24 @@ def plot_premises(summary: dict, panels: Sequence[tuple[int, int]], quantities: 
                     mean = [v["mean"] for _, v in points]
                     sd = [0.0 if math.isnan(v["sd"]) else v["sd"] for _, v in points]
                     color = "0.45" if rr == 1 else _FACTOR_COLORS[factor]
-                    label = "r = 1" if rr == 1 else f"{factor}"
-                    ax.plot(steps, mean, "o-", ms=3, color=color, label=label)
+                    label = "r = 1 (every factor)" if rr == 1 else factor
+                    (line,) = ax.plot(steps, mean, "o-", ms=3, color=color)
+                    handles.setdefault(label, line)
                     ax.fill_between(steps, [m - s for m, s in zip(mean, sd)], [m + s for m, s in zip(mean, sd)],
                                     color=color, alpha=0.2, lw=0)
-                if reference and r in reference and name == "key_norm":
-                    ax.axhline(reference[r], color="0.3", ls="--", lw=1, label="c(r)")
+                bulk = summary.get((head_dim, "none", r, 0, "key_bulk"))
+                if name == "key_norm" and bulk:
+                    handles.setdefault("initial bulk", ax.axhline(bulk["mean"], color="0.3", ls="--", lw=1))
                 ax.set_xscale("log")
+                if name in log_y:
+                    ax.set_yscale("log")
                 if row == len(quantities) - 1:
                     ax.set_xlabel("training step")
                 if col == 0:
-                    ax.set_ylabel(QUANTITIES[name], fontsize=9)
+                    ax.set_ylabel(_SHORT.get(name, name))
                 if row == 0:
                     ax.set_title(f"d = {head_dim}, r = {r}", fontsize=10)
-        axes[0][0].legend(fontsize=9)
-        fig.tight_layout()
+        fig.legend(handles.values(), handles.keys(), loc="upper center", ncol=len(handles), fontsize=9,
+                   handlelength=1.5, columnspacing=1.0)
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))
     return fig

@@ -27,11 +27,10 @@ import gqa_mup_ref  # noqa: E402,F401  (sets quiet OpenMP waiting before torch)
 import torch  # noqa: E402
 
 from gqa_mup_ref.config import RunConfig  # noqa: E402
-from gqa_mup_ref.kv_premises import train_with_premises  # noqa: E402
+from gqa_mup_ref.kv_premises import FACTORS, train_with_premises  # noqa: E402
 from gqa_mup_ref.runstore import run_key  # noqa: E402
 
 RESULTS = ROOT / "results" / "ch02_premises"
-FACTORS = ("none", "gqa", "sqrt-r", "inv-sqrt-r")
 COMMON = dict(parameterization="mup", base_width=64, depth=2, base_depth=1, lr=2**-6, weight_decay=0.0, steps=400,
               batch_size=32, context_length=64, warmup_fraction=0.1, schedule="cosine", grad_clip=1.0,
               data="pydoc")
