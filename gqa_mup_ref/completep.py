@@ -321,9 +321,9 @@ def decay_trajectory(config: RunConfig, role: str = "mlp_in", every: int = 10) -
     """One role's matrices during training with AdamW (the run's schedule, clipping, decay).
 
     Decoupled decay makes ``W_t = D_t·W₀ + A_t`` exact, with ``D_t = Π_s (1 − η_s λ)`` the decayed
-    initialisation and ``A_t = −Σ_s η_s·(Π_{s<s'≤t} (1 − η_{s'}λ))·u_s`` the *learned part* (``W_t − W₀``
-    without decay). Every ``every`` steps (and at the end) a row, each size a mean over the role's
-    matrices: ``w_rms`` and ``w_natural`` (RMS entry and natural spectral norm of ``W_t``),
+    initialisation and ``A_t = −Σ_s η_s·(Π_{s<s'≤t} (1 − η_{s'}λ))·u_s`` the *learned part*
+    (``W_t − W₀`` without decay). Every ``every`` steps (and at the end) a row, each size a mean over
+    the role's matrices: ``w_rms`` and ``w_natural`` (RMS entry and natural spectral norm of ``W_t``),
     ``learned_rms``, ``learned_natural`` and ``learned_stable_rank`` (the same for ``A_t``),
     ``learned_share`` (``‖A_t‖_F²/‖W_t‖_F²``), ``u_rms`` (RMS of that step's Adam direction
     ``u = −(W_{t+1} − (1−η_tλ)W_t)/η_t``), ``rel_update`` (the step's spectral relative update
@@ -477,7 +477,7 @@ def plot_decay_trajectories(trajectories: dict):
             ax.set_xlabel("decay timescales elapsed, Σ η_t·λ")
             ax.set_yscale("log")
             ax.set_title(title, fontsize=9)
-        axes[0].legend(fontsize=8)
+        axes[0].legend(fontsize=8, loc="lower right")
     return fig
 
 
