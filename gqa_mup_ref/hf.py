@@ -25,8 +25,9 @@ rules come from :mod:`gqa_mup_ref.parameterization`, usually as ``transfer(...).
 * *Patched* (``llama``, ``mistral``, ``qwen2``, ``qwen3``, :data:`PATCHED_FAMILIES`): their configs have no
   such fields, so :func:`apply_rules` sets each attention module's ``scaling`` and registers forward hooks
   (× residual multiplier on ``o_proj`` and ``down_proj``, × the logit multiplier on ``lm_head``). These are
-  not saved: re-apply after ``from_pretrained``, or use the Granite path. Qwen2's q/k/v biases and
-  Qwen3's per-head q/k norms exist in neither Llama nor Granite, which is why these two are patched.
+  not saved: re-apply after ``from_pretrained``, or use the Granite path. Qwen2's biases on q, k and v
+  only (Granite's ``attention_bias`` puts one on ``o_proj`` too) and Qwen3's per-head q/k norms have no
+  Granite equivalent, which is why these two are patched.
 
 Other families are refused by name (:data:`REFUSED`) with the fix: Gemma's ``(1 + w)`` norm gains, √n
 embedding scale and soft-capping, and fused query/key/value projections (Phi-3, Falcon, GPT-NeoX, …).
@@ -153,8 +154,8 @@ def granite_config(config: Mapping[str, Any] | str | os.PathLike, rules: Rules |
     model_type = data.get("model_type")
     if model_type not in GRANITE_SOURCES:
         if model_type in PATCHED_FAMILIES:
-            raise ValueError(f"{where}: model_type={model_type!r} has parts Granite lacks (Qwen2's q/k/v "
-                             "biases, Qwen3's q/k norms); build the model as it is and call "
+            raise ValueError(f"{where}: model_type={model_type!r} has parts Granite lacks (Qwen2's biases "
+                             "on q, k and v only, Qwen3's q/k norms); build the model as it is and call "
                              "gqa_mup_ref.hf.apply_rules on it (multipliers patched, not saved)")
         raise _family_error(model_type, GRANITE_SOURCES, where)
     _check_shape(data, rules.shape, where)
