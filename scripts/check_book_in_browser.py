@@ -197,7 +197,7 @@ _SMALL_TABLE_MATH = """smallest => {
 }"""
 
 _SIDEBAR_NUMBERS = """() => {
-  const links = [...document.querySelectorAll('#pst-primary-sidebar nav a.reference, .bd-sidebar-primary nav a.reference')];
+  const links = [...document.querySelectorAll('.bd-sidebar-primary nav a.reference')];
   if (!links.length) return ['the sidebar lists no pages'];
   const problems = [];
   let chapters = 0;
@@ -206,7 +206,8 @@ _SIDEBAR_NUMBERS = """() => {
     if (!match) continue;
     chapters += 1;
     const text = link.textContent.trim();
-    if (!text.startsWith(match[1] + '.')) problems.push(`sidebar entry "${text.slice(0, 50)}" is not numbered ${match[1]}.`);
+    if (!text.startsWith(match[1] + '.'))
+      problems.push(`sidebar entry "${text.slice(0, 50)}" is not numbered ${match[1]}.`);
   }
   if (!chapters) problems.push('the sidebar lists no chapter (book/chNN_*.html)');
   return problems;
@@ -321,9 +322,11 @@ def _check_navigation(page, width: int) -> list[str]:
 
 
 def check_page(context, path: Path, width: int, screenshots: Path | None = None,
-               warnings: list[str] | None = None) -> list[str]:
+               warnings: list[str] | None = None, screenshot_all: bool = True) -> list[str]:
     """Problems a reader would meet on one page at one window width (empty when it reads well); figures
-    without a descriptive alt text are appended to ``warnings`` when it is given."""
+    without a descriptive alt text are appended to ``warnings`` when it is given. A full-page screenshot goes
+    into ``screenshots`` (when given) for every page, or with ``screenshot_all=False`` only for a page with
+    problems (each screenshot of a long page takes seconds)."""
     problems: list[str] = []
     page = context.new_page()
     page.set_viewport_size({"width": width, "height": 900})
@@ -352,7 +355,7 @@ def check_page(context, path: Path, width: int, screenshots: Path | None = None,
         problems += page.evaluate(_SIDEBAR_NUMBERS) + page.evaluate(_FOOTER)
         if warnings is not None:
             warnings += page.evaluate(_ALT_TEXT)
-    if screenshots is not None:
+    if screenshots is not None and (screenshot_all or problems):
         screenshots.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(screenshots / f"{path.stem}-{width}.png"), full_page=True)
     if views and width >= DESKTOP:
@@ -373,7 +376,7 @@ def _is_content_page(html: Path, page: Path) -> bool:
 
 
 def check_book(html: Path, chromium: str, widths=WIDTHS, screenshots: Path | None = None,
-               warnings: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
+               warnings: dict[str, list[str]] | None = None, screenshot_all: bool = True) -> dict[str, list[str]]:
     """``{page: problems}`` for every HTML page of the built book, with all network access refused; when
     ``warnings`` is a dict, ``{page: figures without a descriptive alt text}`` is filled in (pages with some)."""
     from playwright.sync_api import sync_playwright
@@ -398,7 +401,7 @@ def check_book(html: Path, chromium: str, widths=WIDTHS, screenshots: Path | Non
             problems, figures = [], []
             for width in widths:
                 blocked.clear()
-                problems += check_page(context, path, width, screenshots, figures)
+                problems += check_page(context, path, width, screenshots, figures, screenshot_all)
                 problems += [f"at {width} px: requested the network: {url[:120]}" for url in blocked]
             results[name] = list(dict.fromkeys(problems))
             if warnings is not None and figures:
