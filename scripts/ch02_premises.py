@@ -3,7 +3,8 @@
 Trains chapter 5's runs at η = 2⁻⁶ (400 steps, cosine, 10 % warm-up, clip 1, no weight decay) with
 ``gqa_mup_ref.kv_premises.PremiseProbe`` attached and stores one JSON per run in
 ``results/ch02_premises/<run_key>.json`` (the run record plus ``premises`` and ``cpu_time``).
-Resumable: a run whose file exists is skipped. Runs in priority order (d = 4 first, then d = 32
+Resumable: a run whose file exists is skipped; a shard claims a run with a hidden
+``.<run_key>.claim`` file (delete stale ones after an interrupted run). Runs in priority order (d = 4 first, then d = 32
 seed by seed), so a partial run is complete seeds.
 
     OMP_NUM_THREADS=1 nice -n 5 python scripts/ch02_premises.py [--shard i/N] [--limit-cpu-min M]
@@ -74,12 +75,13 @@ def main() -> None:
     parser.add_argument("--limit-cpu-min", type=float, default=math.inf, help="stop after this much CPU time")
     parser.add_argument("--head-dim", type=int, help="only runs of this head dimension (4 or 32)")
     parser.add_argument("--seed", type=int, help="only runs of this seed")
+    parser.add_argument("--factor", help="only runs of this key/value factor (r > 1)")
     args = parser.parse_args()
     i, n = (int(v) for v in args.shard.split("/"))
     torch.set_num_threads(1)
     RESULTS.mkdir(parents=True, exist_ok=True)
     todo = [c for c in configs()[i - 1::n] if (args.head_dim in (None, c.width // c.n_head))
-            and args.seed in (None, c.seed)]
+            and args.seed in (None, c.seed) and args.factor in (None, c.kv_factor)]
     spent = 0.0
     for config in todo:
         if (RESULTS / f"{run_key(config)}.json").exists():  # done, perhaps by another shard
@@ -87,12 +89,17 @@ def main() -> None:
         if spent / 60 > args.limit_cpu_min:
             print(f"CPU limit reached after {spent / 60:.1f} min; {len(todo)} runs were pending", flush=True)
             break
+        try:  # claim the run, so that concurrent shards do not repeat it
+            os.close(os.open(RESULTS / f".{run_key(config)}.claim", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            continue
         cpu = time.process_time()
         record = train_with_premises(config)
         record["cpu_time"] = time.process_time() - cpu
         record["key"] = run_key(config)
         spent += record["cpu_time"]
         _write(RESULTS / f"{record['key']}.json", record)
+        (RESULTS / f".{record['key']}.claim").unlink()
         print(f"{time.strftime('%H:%M:%S')} d={config.width // config.n_head} r={config.n_head // config.n_kv_head} "
               f"{config.kv_factor} seed {config.seed}: val {record['val_loss']:.3f}, cpu {record['cpu_time']:.0f} s, "
               f"wall {record['wall_time']:.0f} s", flush=True)
