@@ -63,6 +63,7 @@ class Point:
     loss: float
     collapsed: bool = False
     diverged: bool = False
+    key: str = ""  # the run's key (runstore.run_key), to trace where it was made
 
 
 def curves_from_records(records: Iterable[Mapping], scan: str = "key+value",
@@ -78,7 +79,7 @@ def curves_from_records(records: Iterable[Mapping], scan: str = "key+value",
     for row in scan_rows(tidy_rows(records), scan):
         diverged = bool(row["diverged"]) or not math.isfinite(row["val_loss"] or math.nan)
         loss = math.inf if diverged else float(row["val_loss"])
-        point = Point(round(row["log2_mu"], 6), loss, flags.get(row["key"], False), diverged)
+        point = Point(round(row["log2_mu"], 6), loss, flags.get(row["key"], False), diverged, row["key"])
         curves.setdefault((int(row["r"]), int(row["seed"])), []).append(point)
     return {key: sorted(points, key=lambda p: p.x) for key, points in sorted(curves.items())}
 
@@ -208,7 +209,7 @@ def mde(n: int, sd: float, target: float = TARGET_POWER, alpha: float = ALPHA) -
 
 
 def predictions(r_low: int = 1, r_high: int = 8) -> dict[str, float]:
-    """Each hypothesis's predicted shift, from the rules (:func:`kv_transfer.predicted_shift`)."""
+    """Each hypothesis's predicted shift, from the rules (:func:`gqa_mup_ref.kv_transfer.predicted_shift`)."""
     return {h: predicted_shift(h, r_high) - predicted_shift(h, r_low) for h in HYPOTHESES}
 
 

@@ -81,6 +81,16 @@ def analyse(curves: dict, missing: dict[int, int]) -> dict:
                 collapsed.setdefault(f"r={r} log2mu={p.x:+.2f}", []).append(seed)
     out["collapsed"] = collapsed
     out["diverged"] = sum(p.diverged for points in curves.values() for p in points)
+    provenance_file = FOLDER / "provenance.json"
+    provenance = json.loads(provenance_file.read_text()) if provenance_file.exists() else {}
+    mixed = {}
+    for (r, seed), points in curves.items():  # the instruction sets inside each primary window
+        i = min(range(len(points)), key=lambda k: points[k].loss)
+        window = points[max(0, i - 1): i + 2]
+        kinds = sorted({provenance.get(p.key, {}).get("isa", "unknown") for p in window})
+        if len(kinds) > 1:
+            mixed[f"r={r} seed={seed}"] = kinds
+    out["windows_mixing_machines"] = mixed
     primary = out["estimators"]["primary"]["verdict"]["case"]
     out["estimator_dependent"] = [e for e in ("argmin", "no-collapsed")
                                   if out["estimators"][e]["verdict"]["case"] != primary]
@@ -104,6 +114,7 @@ def show(result: dict) -> None:
         if entry["censored_seeds"] or entry["dropped_seeds"]:
             print(f"  censored seeds {entry['censored_seeds']}, dropped {entry['dropped_seeds']}")
     print(f"\ncollapsed runs (seeds) per grid point: {result['collapsed']}; diverged: {result['diverged']}")
+    print(f"primary windows that mix instruction sets: {result['windows_mixing_machines'] or 'none'}")
     dep = result["estimator_dependent"]
     print("estimator-dependent: " + (", ".join(dep) if dep else "no (B and C give the primary's case)"))
 
