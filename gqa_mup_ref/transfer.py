@@ -31,18 +31,14 @@ it (as ``rules --kv-factor``); ``"keep"`` keeps the proxy's own key/value-to-hid
 ``r`` changes a note states what the book has found about the factors so far
 (:data:`KV_EVIDENCE`) and warns beyond the range of ``r`` it tested (:data:`BOOK_TESTED_R`).
 
-The rules take the width multiplier from the model width alone, which assumes the proxy and the
-target have the same ``ρ = n_q / n`` (query width ``H·d`` over model width). When they differ the
-result says so in :attr:`Transfer.notes`: W_O's fan-in is ``n_q``, so scaling its LR with ``n_q``
-instead of ``n`` would give ``ρ_proxy/ρ_target`` times the printed LR (and the square root of that
-times the init std).
-
-**The down projection's fan-in.** ``mlp_out``'s fan-in is the MLP width ``f`` (a config's
-``intermediate_size``, an inline spec's ``mlp``), not ``n``. When proxy and target both give it and their
-ratios ``f/n`` differ, the target's ``mlp_out`` row is its rule evaluated at its own fan-in multiplier
-``m_f = m · (f_t/n_t)/(f_p/n_p)`` (LR ``∝ 1/m_f``, init ``∝ 1/√m_f``; Adam ε unchanged), in
-``groups`` and in ``target_rules``, with a note; when only one gives it, a note says the other is assumed
-to have the same ratio.
+**Fan-ins other than the width.** The rules take the width multiplier ``m = n / base_width``, the
+fan-in multiplier of every matrix that reads the ``n``-wide stream. Two matrices read something else:
+W_O reads the query width ``n_q = H·d = ρ·n``, and the MLP's down projection its inner width ``f`` (a
+config's ``intermediate_size``, an inline spec's ``mlp``). When the proxy's and the target's ``ρ`` (or,
+both given, ``f/n``) differ, the target's ``attn_out`` (``mlp_out``) row is its rule evaluated at that
+matrix's own fan-in multiplier, ``m·ρ_t/ρ_p`` (``m·(f_t/n_t)/(f_p/n_p)``): LR ``∝ 1/m_f``, init
+``∝ 1/√m_f``, Adam ε unchanged; in ``groups`` and in ``target_rules``, with a note. When only one side
+gives ``f``, a note says the other is assumed to have the same ratio.
 
 Shapes come from :mod:`gqa_mup_ref.shapes` (a local ``config.json``, a model folder, or an inline
 spec ``width=256,heads=4,kv_heads=2,depth=4[,head_dim=64]``); nothing is downloaded. This module
@@ -249,11 +245,11 @@ def _mlp_width(value: Shape | str | os.PathLike) -> int | None:
     return None if isinstance(value, Shape) else read_mlp_width(value)
 
 
-def _mlp_out_at_fan_in(param: Parameterization, rules: Rules, m_fan_in: sympy.Rational) -> Rule:
-    """The ``mlp_out`` row of ``rules`` with the width multiplier ``m`` replaced by the down projection's
-    own fan-in multiplier ``m_f`` (its rule's init, LR and decay; Adam ε, which follows the gradient's
-    size and not the fan-in, is kept)."""
-    symbolic = param.symbolic()[0]["mlp_out"]
+def _at_fan_in(param: Parameterization, rules: Rules, role: str, m_fan_in: sympy.Rational) -> Rule:
+    """``role``'s row of ``rules`` with the width multiplier ``m`` replaced by that matrix's own fan-in
+    multiplier ``m_f`` (its rule's init, LR and decay; Adam ε, which follows the gradient's size and not
+    the fan-in, is kept)."""
+    symbolic = param.symbolic()[0][role]
     values = rules.shape.substitutions() | {M_SYMBOL: m_fan_in}
 
     def number(expr: sympy.Expr) -> float:
@@ -261,40 +257,54 @@ def _mlp_out_at_fan_in(param: Parameterization, rules: Rules, m_fan_in: sympy.Ra
 
     return Rule(init_std=rules.base_init_std * number(symbolic.init_std),
                 lr_factor=number(symbolic.lr_factor), wd_factor=number(symbolic.wd_factor),
-                multiplier=number(symbolic.multiplier), eps_factor=rules.groups["mlp_out"].eps_factor)
+                multiplier=number(symbolic.multiplier), eps_factor=rules.groups[role].eps_factor)
 
 
 def _fan_in_correction(param: Parameterization, proxy: Shape, target_rules: Rules,
                        mlp: tuple[int | None, int | None]) -> tuple[Rules, list[str]]:
-    """``target_rules`` with ``mlp_out`` at its own fan-in when proxy and target MLP ratios differ, and notes.
+    """``target_rules`` with ``attn_out`` and ``mlp_out`` at their own fan-ins, and notes.
 
-    The down projection's fan-in is the MLP width ``f``, not ``n``. With the proxy's ratio ``f_p/n_p`` held
-    at the base, its fan-in multiplier is ``m_f = f_t / (base_width · f_p/n_p) = m · (f_t/n_t)/(f_p/n_p)``,
-    which is ``m`` when the ratios agree.
+    The rules take ``m = n / base_width``, the fan-in multiplier of every matrix that reads the
+    ``n``-wide stream. W_O reads ``n_q = ρ·n`` and the down projection ``f`` (the MLP width). With the
+    proxy's ratios held at the base, their fan-in multipliers are ::
+
+        m_O = m · ρ_t / ρ_p,        m_down = m · (f_t / n_t) / (f_p / n_p)
+
+    which are ``m`` when the ratios agree (then nothing changes).
     """
     target = target_rules.shape
-    if mlp[0] is None and mlp[1] is None:
-        return target_rules, []
-    if mlp[0] is None or mlp[1] is None:
+    groups, notes = dict(target_rules.groups), []
+    if proxy.query_width * target.width != target.query_width * proxy.width:
+        m_fan_in = sympy.Rational(target.query_width * proxy.width, target.base_width * proxy.query_width)
+        groups["attn_out"] = _at_fan_in(param, target_rules, "attn_out", m_fan_in)
+        factor = groups["attn_out"].lr_factor / target_rules.groups["attn_out"].lr_factor
+        notes.append(
+            f"rho = n_q/n differs (proxy {proxy.query_ratio:.4g}, target {target.query_ratio:.4g}): "
+            f"attn_out (fan-in n_q) takes its rule at its own fan-in multiplier {float(m_fan_in):.4g} "
+            f"instead of m = {target.width_multiplier:.4g}: {factor:.4g} x the LR of the width rule; "
+            "the key/value factor uses each shape's rho. A proxy with the target's rho (head_dim = "
+            "rho * width / heads) keeps the model's proportions, the case the rules were tested in")
+    if mlp[0] is not None and mlp[1] is not None:
+        if mlp[0] * target.width != mlp[1] * proxy.width:
+            m_fan_in = sympy.Rational(mlp[1] * proxy.width, target.base_width * mlp[0])
+            groups["mlp_out"] = _at_fan_in(param, target_rules, "mlp_out", m_fan_in)
+            factor = groups["mlp_out"].lr_factor / target_rules.groups["mlp_out"].lr_factor
+            notes.append(
+                f"intermediate_size / hidden_size is {mlp[1] / target.width:.4g} on the target and "
+                f"{mlp[0] / proxy.width:.4g} on the proxy: mlp_out (fan-in intermediate_size) takes its "
+                f"rule at its own fan-in multiplier {float(m_fan_in):.4g} instead of m = "
+                f"{target.width_multiplier:.4g}: {factor:.4g} x the LR of the width rule")
+    elif mlp[0] is not None or mlp[1] is not None:
         known, other = ("target", "proxy") if mlp[0] is None else ("proxy", "target")
         shape = target if known == "target" else proxy
         ratio = (mlp[1] if known == "target" else mlp[0]) / shape.width
-        return target_rules, [
+        notes.append(
             f"only the {known} gives its MLP width (intermediate_size / hidden_size = {ratio:.4g}): mlp_out "
             f"assumes the {other} has the same ratio; give the {other}'s intermediate_size (config.json) or "
-            "mlp=... in its spec (this package's models use 4 x width)"]
-    ratio_p, ratio_t = mlp[0] / proxy.width, mlp[1] / target.width
-    if mlp[0] * target.width == mlp[1] * proxy.width:
-        return target_rules, []
-    m_fan_in = sympy.Rational(mlp[1] * proxy.width, target.base_width * mlp[0])
-    rule = _mlp_out_at_fan_in(param, target_rules, m_fan_in)
-    factor = rule.lr_factor / target_rules.groups["mlp_out"].lr_factor
-    groups = dict(target_rules.groups) | {"mlp_out": rule}
-    note = (f"intermediate_size / hidden_size is {ratio_t:.4g} on the target and {ratio_p:.4g} on the proxy: "
-            f"mlp_out (fan-in intermediate_size) takes its rule at its own fan-in multiplier "
-            f"{float(m_fan_in):.4g} instead of m = {target.width_multiplier:.4g}: {factor:.4g} x the LR of "
-            "the width rule")
-    return dataclasses.replace(target_rules, groups=groups), [note]
+            "mlp=... in its spec (this package's models use 4 x width)")
+    if groups == target_rules.groups:
+        return target_rules, notes
+    return dataclasses.replace(target_rules, groups=groups), notes
 
 
 def _tested_r(head_dim: int) -> int:
@@ -312,15 +322,6 @@ def _notes(param: Parameterization, kv_factor: str, proxy: Shape, target: Shape,
     if larger:
         notes.append(f"the proxy is larger than the target ({', '.join(larger)}): transferring "
                      "down is allowed, but the rules were tested for growing models")
-    if proxy.query_width * target.width != target.query_width * proxy.width:
-        factor = proxy.query_ratio / target.query_ratio
-        notes.append(
-            f"rho = n_q/n differs (proxy {proxy.query_ratio:.4g}, target {target.query_ratio:.4g}): "
-            "the width multiplier comes from n alone, but W_O's fan-in is n_q: scaling attn_out "
-            f"with n_q instead would give {factor:.4g} x the LR and {factor ** 0.5:.4g} x the init "
-            "std printed here; for an exact transfer tune a proxy with the target's rho "
-            "(head_dim = rho * width / heads)"
-        )
     if param.width_scaling and proxy.r != target.r:
         ratio = [rules.groups["key"].lr_factor / rules.groups["query"].lr_factor
                  for rules in (proxy_rules, target_rules)]

@@ -78,12 +78,22 @@ def test_ratios_target_over_proxy_follow_the_rule_table():
     assert result.residual_multiplier / result.proxy_rules.residual_multiplier == pytest.approx(1 / m_L)
 
 
-def test_general_head_dim_uses_rho_in_the_key_value_factor_and_says_rho_changed():
-    result = transfer(PROXY, "width=3072,heads=16,kv_heads=8,depth=28,head_dim=256", ETA)
+def test_general_head_dim_uses_rho_in_the_key_value_factor_and_w_o_its_own_fan_in():
+    result = transfer(PROXY, "width=3072,heads=16,kv_heads=8,depth=28,head_dim=256", ETA, LAM, SIGMA)
     rho = 16 * 256 / 3072
     assert result.groups["key"]["lr"] == pytest.approx(ETA * c(2, rho) * 256 / 3072)
     assert result.attention_scale == pytest.approx(1 / 256)
+    # W_O's fan-in n_q grew from 256 to 4096 (16x) while n grew 12x: its LR follows n_q
+    assert result.groups["attn_out"]["lr"] == pytest.approx(ETA * 256 / 4096)
+    assert result.groups["attn_out"]["init_std"] == pytest.approx(SIGMA / math.sqrt(4096 / 256))
+    assert result.groups["attn_out"]["weight_decay"] == pytest.approx(LAM * 4096 / 256)
+    assert result.groups["query"]["lr"] == pytest.approx(ETA * 256 / 3072)  # fan-in n
+    assert result.target_rules.groups["attn_out"].lr_factor == pytest.approx(256 / 4096)
     assert any("rho = n_q/n differs" in note and "0.75 x the LR" in note for note in result.notes)
+    same = transfer("width=192,heads=4,kv_heads=2,depth=4,head_dim=64",
+                    "width=3072,heads=16,kv_heads=8,depth=28,head_dim=256", ETA)  # rho 4/3 in both
+    assert not any("rho" in note for note in same.notes)
+    assert same.groups["attn_out"]["lr"] == pytest.approx(same.groups["query"]["lr"])
 
 
 def test_base_depth_moves_the_residual_multiplier_but_not_the_learning_rates():
