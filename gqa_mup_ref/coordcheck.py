@@ -409,9 +409,13 @@ _EXPONENTS: dict[tuple[str, str], dict[str, sympy.Rational]] = {
 
 
 def _kv_rule(rule: str) -> tuple[str, str]:
-    if rule not in KV_RULES:
-        raise ValueError(f"unknown key/value rule {rule!r}; choose one of {', '.join(KV_RULES)}")
-    return KV_RULES[rule]
+    """A rule of ``KV_RULES``, or any factor of ``KV_FACTORS`` with the hidden init (e.g. ``inv-sqrt-r``)."""
+    if rule in KV_RULES:
+        return KV_RULES[rule]
+    if rule in KV_FACTORS:
+        return rule, "rule"
+    raise ValueError(f"unknown key/value rule {rule!r}; choose one of "
+                     f"{', '.join(dict.fromkeys([*KV_RULES, *KV_FACTORS]))}")
 
 
 def predicted_pattern(rule: str, quantity: str, role: str, query_ratio: float = 1) -> sympy.Expr:

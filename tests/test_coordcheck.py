@@ -177,6 +177,9 @@ def test_predicted_slopes_and_labels():
     assert row["factor"] == pytest.approx([(1 + math.sqrt(v)) / 2 for v in rs])
     with pytest.raises(ValueError, match="unknown key/value rule 'magic'"):
         predicted_pattern("magic", "act_rms", "key")
+    # Any factor of KV_FACTORS is a rule with the hidden init: 1/√r moves keys by 1/√r per coordinate.
+    assert _at(predicted_pattern("inv-sqrt-r", "own_change_vs_query", "key"), 16) == pytest.approx(0.25)
+    assert _at(predicted_pattern("inv-sqrt-r", "act_rms", "key"), 16) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="no prediction for quantity='w_norm'"):
         predicted_pattern("gqa", "w_norm", "key")
 
