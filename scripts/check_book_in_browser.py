@@ -16,7 +16,7 @@ For each page, at a phone width (420 px) and a desktop width (1280 px):
   words, a " | " separator, or a rule of dashes), in an output with at least two such lines, stays on one line;
 * navigation works: below the desktop width each visible ☰ and ☷ button opens its drawer (and Escape closes
   it); at the desktop width the visible ☰ hides the sidebar and shows it again;
-* the sidebar numbers the chapters: its entry for ``book/chNN_*`` starts with "NN." (the prose's "Chapter n");
+* the sidebar numbers the chapters: its entry for ``book/ch0n_*`` starts with "n." (the prose's "Chapter n");
 * the footer names the package version and the commit (or "unknown commit").
 
 Figures whose alt text is missing or a file name are *warnings*, listed apart (``check_book(..., warnings=)``),
