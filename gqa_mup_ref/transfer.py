@@ -90,12 +90,11 @@ KV_CHOICES = (*KV_FACTORS, "keep")
 """Values of ``kv_factor``: the package's key/value factors, and ``keep`` (the proxy's own ratio)."""
 
 KV_EVIDENCE = (
-    "What the book's chapter 5 finds so far (small CPU runs, 3 seeds): at head dim 4 the best "
-    "learning rate moved under the c(r) (gqa) factor at r = 16 and under sqrt(r) (sqrt-r) at r = 4, "
-    "and not detectably under plain muP's (none); at head dim 32 and r = 8, none and gqa were not "
-    "separated. A decisive, "
-    "pre-registered experiment is under way; until it reports, keep r fixed from proxy to target "
-    "when you can (then every factor gives the same transfer)."
+    "What the book's chapter 5 finds so far (small CPU runs, head dims 4 and 32, 3 seeds): no direct "
+    "comparison separates the c(r) (gqa) factor from plain muP's 1 (none); sqrt(r) (sqrt-r) is excluded "
+    "at both scales, and c(r)'s prediction at head dim 4, r = 16 only. A pre-registered experiment with "
+    "the power to decide is under way; until it reports, keep r fixed from proxy to target when you can "
+    "(then every factor gives the same transfer)."
 )
 """The one sentence the package says about choosing a key/value factor when r changes."""
 
