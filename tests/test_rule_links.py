@@ -60,7 +60,8 @@ def _chapter_titles() -> dict[str, str]:
     """docname -> the first heading of the chapter, for the chapters the table of contents lists."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
     titles = {}
-    for entry in toc["chapters"]:
+    entries = toc.get("chapters") or [e for part in toc.get("parts", []) for e in part["chapters"]]
+    for entry in entries:
         path = ROOT / (entry["file"] + ".ipynb")
         if path.is_file():
             first = json.loads(path.read_text(encoding="utf-8"))["cells"][0]
