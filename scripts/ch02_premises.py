@@ -29,7 +29,7 @@ import torch  # noqa: E402
 
 from gqa_mup_ref.config import RunConfig  # noqa: E402
 from gqa_mup_ref.kv_premises import FACTORS, train_with_premises  # noqa: E402
-from gqa_mup_ref.runstore import run_key  # noqa: E402
+from gqa_mup_ref.runstore import _jsonable, run_key  # noqa: E402  (NaN -> null, as in stored runs)
 
 RESULTS = ROOT / "results" / "ch02_premises"
 COMMON = dict(parameterization="mup", base_width=64, depth=2, base_depth=1, lr=2**-6, weight_decay=0.0, steps=400,
@@ -51,20 +51,10 @@ def configs() -> list[RunConfig]:
     return out
 
 
-def _clean(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
-
-
 def _write(path: Path, record: dict) -> None:
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
     with os.fdopen(handle, "w", encoding="utf-8") as file:
-        json.dump(_clean(record), file, indent=0, allow_nan=False)
+        json.dump(_jsonable(record), file, indent=0, allow_nan=False)
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
