@@ -7,6 +7,8 @@ notebook stores the widget state, the book embeds it, and the slider works on a 
 
 from __future__ import annotations
 
+import base64
+import html
 import io
 from collections.abc import Callable, Sequence
 
@@ -15,14 +17,26 @@ import ipywidgets as widgets
 __all__ = ["figure_widget", "precomputed_explorer"]
 
 
-def figure_widget(fig, dpi: int = 90) -> widgets.Image:
-    """A matplotlib figure as a PNG ``Image`` widget (the figure is closed)."""
+def figure_widget(fig, dpi: int = 90, alt: str | None = None) -> widgets.Image | widgets.HTML:
+    """A matplotlib figure as a PNG widget (the figure is closed).
+
+    ``alt`` says what the figure shows, for screen readers and for readers whose image does not load.
+    ipywidgets' ``Image`` renders an ``<img>`` with no alt attribute, so with ``alt`` the PNG is an
+    ``<img alt=...>`` (as a data URL) inside an ``HTML`` widget, which shows the same on a static page;
+    without it, an ``Image`` widget.
+    """
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
-    return widgets.Image(value=buffer.getvalue(), format="png")
+    if alt is None:
+        return widgets.Image(value=buffer.getvalue(), format="png")
+    if not alt.strip():
+        raise ValueError("alt is empty; say in a sentence what the figure shows, or leave alt=None")
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return widgets.HTML(f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}" '
+                        'style="max-width: 100%; height: auto">')
 
 
 def precomputed_explorer(

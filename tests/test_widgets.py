@@ -1,5 +1,8 @@
 """Precomputed explorers: one view per combination, every stack linked to its slider in the browser."""
 
+import base64
+from html.parser import HTMLParser
+
 import ipywidgets as widgets
 import matplotlib
 
@@ -49,3 +52,34 @@ def test_figure_becomes_a_png_image_widget():
     image = figure_widget(fig)
     assert image.format == "png" and image.value[:8] == b"\x89PNG\r\n\x1a\n"
     assert fig.number not in plt.get_fignums()  # the figure was closed
+
+
+def _img_attributes(markup):
+    found = []
+
+    class Parser(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                found.append(dict(attrs))
+
+    Parser().feed(markup)
+    return found
+
+
+def test_alt_text_is_the_img_alt_attribute_of_the_same_png():
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    alt = 'Loss falls with width; the "best" rate stays flat & <unchanged>.'
+    view = figure_widget(fig, alt=alt)
+    (img,) = _img_attributes(view.value)
+    assert img["alt"] == alt  # quotes and angle brackets survive escaping
+    header, data = img["src"].split(",", 1)
+    assert header == "data:image/png;base64"
+    assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert fig.number not in plt.get_fignums()
+
+
+def test_empty_alt_text_is_refused():
+    fig, _ = plt.subplots()
+    with pytest.raises(ValueError, match="alt is empty"):
+        figure_widget(fig, alt="  ")
