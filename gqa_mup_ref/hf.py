@@ -7,7 +7,7 @@ rules come from :mod:`gqa_mup_ref.parameterization`, usually as ``transfer(...).
 
 * **init per role**: ``N(0, init_std²)`` with the role's std (σ₀/√m for hidden matrices), norm gains
   to one, every bias to zero;
-* **AdamW groups per role**, from the parameter names (:func:`gqa_mup_ref.transfer.param_groups_by_name`):
+* **AdamW groups per role**, from the parameter names (:func:`gqa_mup_ref.param_roles.param_groups_by_name`):
   ``lr · lr_factor``, ``weight_decay · wd_factor``, ``eps · eps_factor``;
 * **forward multipliers**: attention logits × ``1/d`` (``attention_scale``), each residual branch ×
   ``m_L^(−α)`` (``residual_multiplier``), the logits × ``1/m`` (the unembedding's multiplier) and the
@@ -31,7 +31,7 @@ rules come from :mod:`gqa_mup_ref.parameterization`, usually as ``transfer(...).
 
 Other families are refused by name (:data:`REFUSED`) with the fix: Gemma's ``(1 + w)`` norm gains, √n
 embedding scale and soft-capping, and fused query/key/value projections (Phi-3, Falcon, GPT-NeoX, …).
-A parameter is given its role by its name (:data:`gqa_mup_ref.transfer.LLAMA_PATTERNS`), which
+A parameter is given its role by its name (:data:`gqa_mup_ref.param_roles.LLAMA_PATTERNS`), which
 survives wrappers that rebuild parameters and drop attributes set on them (FSDP): the anchored patterns
 match a prefixed ``_fsdp_wrapped_module.model.layers.0.self_attn.q_proj.weight`` too.
 
@@ -50,7 +50,8 @@ from typing import TYPE_CHECKING, Any
 
 from .parameterization import Rules, Shape, get_parameterization
 from .shapes import load_config, shape_from_mapping
-from .transfer import Transfer, param_groups_by_name, roles_by_name
+from .param_roles import param_groups_by_name, roles_by_name
+from .transfer import Transfer
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -260,7 +261,7 @@ def apply_rules(model, rules: Rules | Transfer, lr: float | None = None, weight_
 
     ``rules`` may be a :class:`~gqa_mup_ref.transfer.Transfer`: its target rules, and its base ``lr``,
     ``weight_decay`` and ``eps`` unless given. ``patterns`` overrides name patterns as in
-    :func:`~gqa_mup_ref.transfer.roles_by_name`. Refuses other families and a model whose config's shape
+    :func:`~gqa_mup_ref.param_roles.roles_by_name`. Refuses other families and a model whose config's shape
     is not the rules'.
     """
     import torch

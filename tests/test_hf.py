@@ -10,7 +10,8 @@ import pytest
 
 from gqa_mup_ref.hf import granite_config, granite_multipliers
 from gqa_mup_ref.parameterization import Shape, get_parameterization
-from gqa_mup_ref.transfer import roles_by_name, transfer
+from gqa_mup_ref.param_roles import roles_by_name
+from gqa_mup_ref.transfer import transfer
 
 needs_hf = pytest.mark.skipif(
     importlib.util.find_spec("transformers") is None,

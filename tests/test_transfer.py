@@ -12,14 +12,8 @@ import pytest
 from gqa_mup_ref.cli import main
 from gqa_mup_ref.parameterization import PARAMETERIZATIONS, Shape, get_parameterization
 from gqa_mup_ref.shapes import parse_inline_spec, parse_shape, read_shape, shape_from_config
-from gqa_mup_ref.transfer import (
-    BOOK_TESTED_R,
-    KV_EVIDENCE,
-    absolute_values,
-    param_groups_by_name,
-    roles_by_name,
-    transfer,
-)
+from gqa_mup_ref.param_roles import param_groups_by_name, roles_by_name
+from gqa_mup_ref.transfer import BOOK_TESTED_R, KV_EVIDENCE, absolute_values, transfer
 
 PROXY = "width=256,heads=4,kv_heads=2,depth=4"  # r = 2, d = 64
 TARGET = "width=4096,heads=32,kv_heads=8,depth=32"  # r = 4, d = 128 (an 8B-like shape)
