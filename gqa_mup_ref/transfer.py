@@ -261,10 +261,15 @@ def _fan_in_correction(param: Parameterization, proxy: Shape, target_rules: Rule
     """
     target = target_rules.shape
     groups, notes = dict(target_rules.groups), []
+
+    def at_own_fan_in(role: str, m_fan_in: sympy.Rational) -> float:
+        """Replace ``role``'s rule by its rule at ``m_fan_in``; its LR over the width rule's."""
+        groups[role] = _at_fan_in(param, target_rules, role, m_fan_in)
+        return groups[role].lr_factor / target_rules.groups[role].lr_factor
+
     if proxy.query_width * target.width != target.query_width * proxy.width:
         m_fan_in = sympy.Rational(target.query_width * proxy.width, target.base_width * proxy.query_width)
-        groups["attn_out"] = _at_fan_in(param, target_rules, "attn_out", m_fan_in)
-        factor = groups["attn_out"].lr_factor / target_rules.groups["attn_out"].lr_factor
+        factor = at_own_fan_in("attn_out", m_fan_in)
         notes.append(
             f"rho = n_q/n differs (proxy {proxy.query_ratio:.4g}, target {target.query_ratio:.4g}): "
             f"attn_out (fan-in n_q) takes its rule at its own fan-in multiplier {float(m_fan_in):.4g} "
@@ -274,8 +279,7 @@ def _fan_in_correction(param: Parameterization, proxy: Shape, target_rules: Rule
     if mlp[0] is not None and mlp[1] is not None:
         if mlp[0] * target.width != mlp[1] * proxy.width:
             m_fan_in = sympy.Rational(mlp[1] * proxy.width, target.base_width * mlp[0])
-            groups["mlp_out"] = _at_fan_in(param, target_rules, "mlp_out", m_fan_in)
-            factor = groups["mlp_out"].lr_factor / target_rules.groups["mlp_out"].lr_factor
+            factor = at_own_fan_in("mlp_out", m_fan_in)
             notes.append(
                 f"intermediate_size / hidden_size is {mlp[1] / target.width:.4g} on the target and "
                 f"{mlp[0] / proxy.width:.4g} on the proxy: mlp_out (fan-in intermediate_size) takes its "
