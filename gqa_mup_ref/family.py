@@ -136,7 +136,10 @@ def expression(factor: str, quantity: str, role: str, r0=4, head_dim=16) -> symp
 
 
 def exponent(factor: str, quantity: str, role: str) -> sympy.Expr:
-    """The power of ``m`` of :func:`expression` as ``m → ∞``: ``lim m·d(log e)/dm`` (exact, sympy)."""
+    """The power of ``m`` of :func:`expression` as ``m → ∞``: ``lim m·d(log e)/dm`` (exact, sympy).
+
+    The limit does not depend on the proxy's ``r₀`` (``c(r₀m) ~ √(r₀m)/2``), so the default ``r₀ = 4`` is used.
+    """
     expr = expression(factor, quantity, role)
     return sympy.limit(sympy.simplify(M * sympy.diff(sympy.log(expr), M)), M, sympy.oo)
 
@@ -174,10 +177,10 @@ def predicted_multiplier_slope(factor: str, widths: Sequence[int], head_dim: int
     """Slope of ``log₂ μ*`` against ``log₂ n`` that ``factor`` predicts for a key+value multiplier ``μ``
     scanned on top of plain μP: if ``f`` is right, the best ``μ`` is ``f(r)`` up to a constant, so the
     slope is the least-squares slope of ``log₂ f(r(n))`` over ``widths`` (with ``r = n/(d·H_kv)``)."""
-    rs = [s["n_head"] // s["n_kv_head"] for s in family_shapes(widths, head_dim, n_kv_head)]
-    expr = KV_FACTORS[factor][0].subs(RHO, 1) if factor in KV_FACTORS else None
-    if expr is None:
+    if factor not in KV_FACTORS:
         raise ValueError(f"unknown kv_factor={factor!r}; choose one of {', '.join(KV_FACTORS)}")
+    rs = [s["n_head"] // s["n_kv_head"] for s in family_shapes(widths, head_dim, n_kv_head)]
+    expr = KV_FACTORS[factor][0].subs(RHO, 1)
     return fit_slope(list(widths), [float(expr.subs(R, rv)) for rv in rs])
 
 
