@@ -88,18 +88,19 @@ def test_summary_averages_blocks_then_seeds():
 
 
 def test_stored_runs_are_chapter_fives_runs():
-    # The recorded runs are chapter 5's configurations (same run keys) and, trained with the probe attached,
-    # end at chapter 5's stored losses up to the torch-version/CPU spread measured in results/reproduction
-    # (at most 0.0084 nats near the learning-rate cliff).
+    # The recorded runs are chapter 5's configurations (same run keys). Trained with the probe attached, the
+    # d = 32 ones end at chapter 5's stored losses (same code); chapter 5's d = 4 runs at 2^-6 were made before
+    # the per-role Adam epsilon (results/ch05_small_lr/README.md), so there they agree only to within the
+    # seed-to-seed spread of these losses (sd up to 0.13 nats at r = 16).
     import json
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1] / "results"
     runs = kp.load_premise_runs(root / "ch02_premises")
-    twins = [(run, json.loads(path.read_text())) for run in runs
-             for path in [root / folder / f"{run['key']}.json" for folder in ("ch05_small_lr", "ch05_wide")]
-             if path.exists()]
-    assert len(twins) >= len(runs) // 2
-    for run, stored in twins:
-        assert run["config"] == stored["config"]
-        assert abs(run["val_loss"] - stored["val_loss"]) < 0.01, run["key"]
+    for folder, tolerance in (("ch05_wide", 1e-3), ("ch05_small_lr", 0.05)):
+        twins = [(run, json.loads(path.read_text())) for run in runs
+                 for path in [root / folder / f"{run['key']}.json"] if path.exists()]
+        assert len(twins) >= 3, folder
+        for run, stored in twins:
+            assert run["config"] == stored["config"]
+            assert abs(run["val_loss"] - stored["val_loss"]) < tolerance, (folder, run["key"])
