@@ -4,7 +4,6 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from gqa_mup_ref import kv_premises as kp
 from gqa_mup_ref.config import RunConfig
