@@ -142,6 +142,10 @@ class PremiseProbe:
 
     @torch.no_grad()
     def _measure(self, step: int, model, weights: list[dict[str, torch.Tensor]]) -> None:
+        """One record per block: with ``K⊕ = P W_K`` and ``W₀`` the weights at step 0,
+        ``key_norm = ‖K⊕‖₂/‖W_Q‖₂``, ``key_bulk = ‖P W₀_K‖₂/‖W₀_Q‖₂``,
+        ``key_learned = ‖P (W_K − W₀_K)‖₂/‖W_Q − W₀_Q‖₂``, the alignment ratio of the probe's attention
+        inputs ``x`` (``‖K⊕ x‖/(‖K⊕‖₂‖x‖)`` over ``W_Q``'s) and the scaled logits' RMS and max."""
         B, T = self.probe.shape
         inputs = _attention_inputs(model, self.probe)  # (B·T, n) per block, float64
         for i, block in enumerate(model.blocks):
