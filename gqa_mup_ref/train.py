@@ -114,7 +114,7 @@ def train(
 
     ``on_checkpoint(step, model)`` is called before each update with the number of updates done so
     far, and once after the last (``step = steps``, unless the run diverged). It is for instruments
-    that only read the model (e.g. :class:`gqa_mup_ref.kv_premises.PremiseProbe`); it must not
+    that only read the model (e.g. ``gqa_mup_ref.kv_premises.PremiseProbe``); it must not
     change parameters or draw from torch's global random state, so the run stays what it is.
     """
     _corpus(config.data)  # loaded once per process, outside the timing
