@@ -69,11 +69,17 @@ QUANTITIES = {
     "logit_rms": "RMS of the scaled attention logits",
     "logit_max": "largest |scaled attention logit|",
 }
-"""What :class:`PremiseProbe` records per block and checkpoint (name -> meaning)."""
+"""What :class:`PremiseProbe` records per block and checkpoint (name -> meaning, as a figure label in TeX).
+
+:meta hide-value:
+"""
 
 DERIVED = {"key_gain": r"gain on the real inputs $\|K_\oplus x\| / \|W_Q x\|$"}
 """Quantities computed from :data:`QUANTITIES`: ``key_gain = key_norm · key_align`` (both premises at
-once: the size of ``K⊕`` the inputs actually feel, relative to ``W_Q``; 1 on random inputs)."""
+once: the size of ``K⊕`` the inputs actually feel, relative to ``W_Q``; 1 on random inputs).
+
+:meta hide-value:
+"""
 
 
 def _value(record: dict, name: str):
