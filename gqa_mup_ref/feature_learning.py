@@ -554,7 +554,7 @@ def layer_view(step: LayerStep, base_lr: float, dpi: int = 70):
     """The widget's view of one layer at one width: singular values of ``W`` and ``ΔW``, and the rules.
 
     Left: the sorted singular values of the initial (effective) weight with the Bai–Yin edge
-    ``σ(√n_out + √n_in)``, and of one Adam update with ``η√(n_out n_in)``. Below: the rule's
+    ``σ(√n_out + √n_in)`` (Yin, Bai & Krishnaiah 1988), and of one Adam update with ``η√(n_out n_in)``. Below: the rule's
     init std and Adam learning rate next to :func:`spectral_rules` (their ratio is the same at every
     width: the table and the rule differ only by tuned constants) and both natural spectral norms.
     Returns an ``ipywidgets`` box.

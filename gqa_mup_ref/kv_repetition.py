@@ -8,7 +8,8 @@ query heads. The key projection ``W_K`` has shape ``(n/r, n)``, but attention ap
 
     ‖K⊕‖₂ = √r ‖W_K‖₂ ≈ √r · σ(√(n/r) + √n) = σ√n (1 + √r)   (Bai–Yin for W_K),
 
-against ``2σ√n`` for a dense ``n × n`` matrix: ``(1 + √r)/2`` times larger. Its typical gain on
+against ``2σ√n`` for a dense ``n × n`` matrix (the Bai–Yin edge of a Gaussian matrix: Yin, Bai &
+Krishnaiah 1988; Bai & Yin 1993): ``(1 + √r)/2`` times larger. Its typical gain on
 random inputs is ``‖K⊕‖_F / √n = σ√n``, the dense value, whatever ``r``. A first Adam step on
 ``W_K`` has entries ``±η`` and is low rank, so ``‖ΔW_K‖₂ ≈ η√(n·n/r) = ηn/√r`` and
 ``‖ΔK⊕‖₂ ≈ ηn``, the dense size. Hence under plain μP

@@ -55,7 +55,9 @@ def natural_spectral_norm(matrix: torch.Tensor) -> float:
 def random_spectral_norm(n_out: int, n_in: int, std: float) -> float:
     """Bai–Yin/Gordon prediction for a matrix of i.i.d. ``N(0, std²)`` entries.
 
-    ``‖A‖₂ ≈ std · (√n_out + √n_in)``, sharp as both sizes grow.
+    ``‖A‖₂ ≈ std · (√n_out + √n_in)``, sharp as both sizes grow: the largest singular value of a
+    rectangular Gaussian matrix (Yin, Bai & Krishnaiah 1988, *Probab. Theory Relat. Fields* 78;
+    Bai & Yin 1993, *Ann. Probab.* 21 for the smallest, √n_out − √n_in).
     """
     for name, value in (("n_out", n_out), ("n_in", n_in)):
         if value <= 0:
