@@ -1,16 +1,16 @@
 """CompleteP's depth and weight-decay rules, measured: the instruments of Chapter 3.
 
-Depth. A pre-norm transformer of ``L`` blocks computes ``x_L = x_0 + Σ_l ρ·F_l(x_{l−1})`` with the
-residual multiplier ``ρ = m_L^(−α)``, ``m_L = L / L_base`` (:mod:`gqa_mup_ref.parameterization`).
+Depth. A pre-norm transformer of ``L`` blocks computes ``x_L = x_0 + Σ_l a_L·F_l(x_{l−1})`` with the
+residual multiplier ``a_L = m_L^(−α)``, ``m_L = L / L_base`` (:mod:`gqa_mup_ref.parameterization`).
 At initialisation the branch outputs ``F_l`` are independent random vectors of size ``Θ(1)`` per
 coordinate, so their sum grows like a random walk,
 
-    ‖Σ_l ρ·F_l‖ ≈ ρ·√L·‖F‖           (incoherent: ∝ √L·L^(−α)),
+    ‖Σ_l a_L·F_l‖ ≈ a_L·√L·‖F‖           (incoherent: ∝ √L·L^(−α)),
 
 while after a step every block moves its output in a direction that lowers the same loss, so the
 changes ``δF_l`` are aligned and add like a sum of equal vectors,
 
-    ‖Σ_l ρ·δF_l‖ ≈ ρ·L·‖δF‖          (coherent: ∝ L·L^(−α)).
+    ‖Σ_l a_L·δF_l‖ ≈ a_L·L·‖δF‖          (coherent: ∝ L·L^(−α)).
 
 :func:`depth_probe` measures both sums in a real model, with the *coherence* ``‖Σ v_l‖ / √(Σ ‖v_l‖²)``
 (1 for orthogonal summands, ``√L`` for parallel ones), and records, per block, the size of the residual
@@ -26,7 +26,7 @@ direction, at the fixed point ``W = −u/λ``, the *coherent* equilibrium ``RMS(
 both the RMS and the natural spectral norm, and splits it into the decayed initialisation and the
 learned part the updates wrote.
 The two sweeps of the chapter are defined here (:func:`depth_lr_sweep`, :func:`weight_decay_sweep`)
-and run by ``scripts/ch03_sweeps.py``.
+and run by ``scripts/ch03_sweeps.py``. Their figures are drawn by :mod:`gqa_mup_ref.completep_figures`.
 """
 
 from __future__ import annotations
@@ -54,11 +54,6 @@ __all__ = [
     "depth_lr_sweep",
     "weight_decay_sweep",
     "depth_coord_check",
-    "plot_depth_coord_check",
-    "plot_branch_sums",
-    "plot_decay_trajectories",
-    "plot_weight_decay_grid",
-    "depth_view",
 ]
 
 DEPTH_LR_RESULTS = "results/ch03_depth_lr"
@@ -128,8 +123,8 @@ def _rms(tensor) -> float:
 def depth_probe(config: RunConfig, steps: int = 1, batch_seed: int = 1234) -> dict:
     """Residual stream and branch contributions of one model, at init and after ``steps`` steps.
 
-    On a fixed probe batch, block ``l``'s two branch contributions are ``ρ·Attn(LN(x))`` and
-    ``ρ·MLP(LN(x))`` (``ρ`` the residual multiplier): ``2L`` summands ``v_l`` with
+    On a fixed probe batch, block ``l``'s two branch contributions are ``a_L·Attn(LN(x))`` and
+    ``a_L·MLP(LN(x))`` (``a_L`` the residual multiplier): ``2L`` summands ``v_l`` with
     ``x_L = x_0 + Σ_l v_l``. Training is ``steps`` AdamW steps at the run's learning rates, full
     strength (no warm-up, no clipping), as in :mod:`gqa_mup_ref.coordcheck`. Returns
 
@@ -230,7 +225,7 @@ def depth_coord_check(base: RunConfig, depths: Sequence[int], alphas: Sequence[f
     per model (layers of one kind pooled by RMS over blocks), one row per (α, L, step), steps 1…``steps``:
 
     ``stream_rms`` (RMS entry of the last block's output at init), ``stream_update_rms`` (its change
-    after ``step`` steps), ``branch_update_rms`` (change of the MLP output ``F``, before ``ρ``) and
+    after ``step`` steps), ``branch_update_rms`` (change of the MLP output ``F``, before ``a_L``) and
     ``rel_update`` (``‖ΔW‖₂/‖W₀‖₂`` of the hidden matrices, query/attn_out/mlp_in/mlp_out).
     """
     from .coordcheck import coord_check
@@ -254,33 +249,6 @@ def depth_coord_check(base: RunConfig, depths: Sequence[int], alphas: Sequence[f
                 "rel_update": pooled("rel_update", ("query", "attn_out", "mlp_in", "mlp_out"), step),
             })
     return out
-
-
-def plot_depth_coord_check(summary: Sequence[dict], steps: Sequence[int] = (1,)):
-    """The depth coordinate check: the four quantities of :func:`depth_coord_check` against L,
-    solid after the first of ``steps``, dashed after the others."""
-    import matplotlib.pyplot as plt
-
-    from .plots import book_style
-
-    colors = _alpha_colors(r["alpha"] for r in summary)
-    names = [("stream_rms", "stream x_L at init"), ("stream_update_rms", "change of x_L"),
-             ("branch_update_rms", "change of a branch F_l (before ρ)"),
-             ("rel_update", "‖ΔW‖₂/‖W₀‖₂, hidden")]
-    depths = sorted({r["depth"] for r in summary})
-    with plt.rc_context(book_style()):
-        fig, axes = plt.subplots(1, 4, figsize=(11, 3.0), layout="constrained")
-        for ax, (key, title) in zip(axes, names):
-            for alpha, color in colors.items():
-                for k, step in enumerate(steps):
-                    group = sorted((r for r in summary if r["alpha"] == alpha and r["step"] == step),
-                                   key=lambda r: r["depth"])
-                    ax.plot([r["depth"] for r in group], [r[key] for r in group],
-                            "o-" if k == 0 else "o--", color=color, mfc=color if k == 0 else "white",
-                            label=f"α = {alpha:g}, step {step}")
-            _depth_axes(ax, depths, title)
-        axes[0].legend(fontsize=8)
-    return fig
 
 
 # ----------------------------------------------------------------------------- weight decay
@@ -401,158 +369,3 @@ def landscape_mismatch(rows: Sequence[Mapping], target: tuple[str, int], proxy: 
     noise = spread((d[0] - d[1]) / 2)
     return {"mismatch": spread(d.mean(axis=0)), "noise": noise, "null_ratio": ratio,
             "threshold": noise * ratio, "cells": len(cells)}
-
-
-# ----------------------------------------------------------------------------- figures
-
-
-def _depth_axes(ax, depths, title: str) -> None:
-    """Log-log axes over depth with a tick at every measured ``L``."""
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xticks(depths, [str(L) for L in depths])
-    ax.set_xlabel("depth L")
-    ax.set_title(title, fontsize=9)
-
-
-def _alpha_colors(alphas) -> dict:
-    from .plots import PALETTE
-
-    return {a: PALETTE[i % len(PALETTE)] for i, a in enumerate(sorted(set(alphas)))}
-
-
-def plot_branch_sums(probes: Sequence[dict]):
-    """Left: RMS of the sum of the initial branch contributions; middle: of the sum of their
-    one-step changes; right: coherence of each sum over its maximum ``√(2L)``. One line per α."""
-    import matplotlib.pyplot as plt
-
-    from .plots import book_style
-
-    colors = _alpha_colors(p["alpha"] for p in probes)
-    with plt.rc_context(book_style()):
-        fig, axes = plt.subplots(1, 3, figsize=(10, 3.3), layout="constrained")
-        for alpha, color in colors.items():
-            group = sorted((p for p in probes if p["alpha"] == alpha), key=lambda p: p["depth"])
-            depths = [p["depth"] for p in group]
-            label = f"α = {alpha:g}"
-            axes[0].plot(depths, [p["init_sum_rms"] for p in group], "o-", color=color, label=label)
-            axes[1].plot(depths, [p["update_sum_rms"] for p in group], "o-", color=color, label=label)
-            axes[2].plot(depths, [p["init_coherence"] / math.sqrt(2 * p["depth"]) for p in group],
-                         "o--", color=color, mfc="white")
-            axes[2].plot(depths, [p["update_coherence"] / math.sqrt(2 * p["depth"]) for p in group],
-                         "o-", color=color)
-        depths = sorted({p["depth"] for p in probes})
-        axes[2].plot(depths, [1 / math.sqrt(2 * L) for L in depths], ":", color="grey",
-                     label="orthogonal (1/√(2L))")
-        titles = ["init: RMS of Σ ρ·F_l", "one step: RMS of Σ ρ·δF_l",
-                  "coherence / √(2L): updates (—), init (- -)"]
-        for ax, title in zip(axes, titles):
-            _depth_axes(ax, depths, title)
-        axes[0].legend(fontsize=8)
-        axes[2].legend(fontsize=8)
-    return fig
-
-
-def plot_decay_trajectories(trajectories: dict):
-    """Three panels against the decay timescales elapsed ``Σ η_t·λ``, one line per run
-    (``trajectories`` maps a label to rows of :func:`decay_trajectory`): the natural spectral norm of
-    the weight; its RMS entry with the incoherent equilibrium ``rms(u)·√(η/2λ)`` dashed; and the
-    per-step spectral relative update ``η‖u‖₂/‖W‖₂``."""
-    import matplotlib.pyplot as plt
-
-    from .plots import PALETTE, book_style
-
-    with plt.rc_context(book_style()):
-        fig, axes = plt.subplots(1, 3, figsize=(11, 3.4), layout="constrained")
-        for (label, rows), color in zip(trajectories.items(), PALETTE):
-            x = [r["decay_steps"] for r in rows]
-            axes[0].plot(x, [r["w_natural"] for r in rows], "-", color=color, label=label)
-            axes[1].plot(x, [r["w_rms"] for r in rows], "-", color=color)
-            axes[1].plot(x, [equilibrium_rms(r["lr"], r["weight_decay"], r["u_rms"]) for r in rows],
-                         "--", color=color, lw=1)
-            axes[2].plot(x, [r["rel_update"] for r in rows], "-", color=color, lw=1)
-        titles = ["natural spectral norm of W_in", "RMS entry (dashed: √(η/2λ)·rms(u))",
-                  "per-step relative update η‖u‖₂/‖W‖₂"]
-        for ax, title in zip(axes, titles):
-            ax.set_xlabel("decay timescales elapsed, Σ η_t·λ")
-            ax.set_yscale("log")
-            ax.set_title(title, fontsize=9)
-        axes[0].legend(fontsize=8, loc="lower right")
-    return fig
-
-
-def plot_weight_decay_grid(rows: Sequence[Mapping], settings: Sequence[tuple[str, int]]):
-    """Validation loss (mean over seeds) over the (log₂ η, log₂ λ) grid, one heat map per
-    ``(parameterization, width)`` in ``settings``; the best cell of each is framed."""
-    import matplotlib.pyplot as plt
-
-    from .plots import book_style
-
-    lrs = sorted({r["log2_lr"] for r in rows})
-    wds = sorted({math.log2(r["weight_decay"]) for r in rows})
-    grids = []
-    for param, width in settings:
-        grid = [[float("nan")] * len(lrs) for _ in wds]
-        for i, wd in enumerate(wds):
-            for j, lr in enumerate(lrs):
-                vals = [r["val_loss"] for r in rows if r["parameterization"] == param
-                        and r["width"] == width and r["log2_lr"] == lr
-                        and math.log2(r["weight_decay"]) == wd and math.isfinite(r["val_loss"])]
-                if vals:
-                    grid[i][j] = sum(vals) / len(vals)
-        grids.append(grid)
-    finite = [v for g in grids for row in g for v in row if math.isfinite(v)]
-    with plt.rc_context(book_style() | {"axes.grid": False}):
-        fig, axes = plt.subplots(1, len(settings), figsize=(3.2 * len(settings) + 0.8, 3.2),
-                                 layout="constrained", squeeze=False)
-        for ax, (param, width), grid in zip(axes[0], settings, grids):
-            image = ax.imshow(grid, origin="lower", cmap="viridis_r", vmin=min(finite),
-                              vmax=max(finite), aspect="auto")
-            best = min(((v, i, j) for i, row in enumerate(grid) for j, v in enumerate(row)
-                        if math.isfinite(v)))
-            _, bi, bj = best
-            ax.add_patch(plt.Rectangle((bj - 0.5, bi - 0.5), 1, 1, fill=False, ec="red", lw=2))
-            for i, row in enumerate(grid):
-                for j, v in enumerate(row):
-                    ax.text(j, i, f"{v:.3f}", ha="center", va="center", fontsize=7,
-                            color="white" if v > (min(finite) + max(finite)) / 2 else "black")
-            ax.set_xticks(range(len(lrs)), [f"{v:g}" for v in lrs])
-            ax.set_yticks(range(len(wds)), [f"{v:g}" for v in wds])
-            ax.set_xlabel("log₂ η (base LR)")
-            ax.set_ylabel("log₂ λ (base decay)")
-            ax.set_title(f"{param}, width {width}", fontsize=9)
-        fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="val loss")
-    return fig
-
-
-def depth_view(probe: dict):
-    """One widget view of a :func:`depth_probe`: per-block residual-stream RMS and branch sizes
-    (left) and per-block relative update of the MLP input matrix (right), as a PNG widget."""
-    import matplotlib.pyplot as plt
-
-    from .plots import PALETTE, book_style
-    from .widgets import figure_widget
-
-    blocks = probe["blocks"]
-    index = [b["block"] + 1 for b in blocks]
-    with plt.rc_context(book_style()):
-        fig, axes = plt.subplots(1, 2, figsize=(8, 2.9), layout="constrained")
-        axes[0].plot(index, [b["stream_rms"] for b in blocks], "o-", color=PALETTE[0],
-                     label="stream x_l at init")
-        axes[0].plot(index, [b["branch_rms"] for b in blocks], "s-", color=PALETTE[1],
-                     label="branch ρ·F_l at init")
-        axes[0].plot(index, [b["dbranch_rms"] for b in blocks], "^-", color=PALETTE[2],
-                     label="its one-step change")
-        axes[0].set_yscale("log")
-        axes[0].set_ylim(1e-3, 2.0)
-        axes[0].set_xlabel("block l")
-        axes[0].set_ylabel("RMS entry")
-        axes[0].legend(fontsize=7, loc="upper left")
-        axes[1].bar(index, [b["rel_update"] for b in blocks], color=PALETTE[3])
-        axes[1].set_ylim(0, 4)
-        axes[1].set_xlabel("block l")
-        axes[1].set_ylabel("‖ΔW_in‖₂ / ‖W_in‖₂")
-        fig.suptitle(f"L = {probe['depth']}, α = {probe['alpha']:g}, ρ = "
-                     f"{probe['residual_multiplier']:.3g}: Σ init {probe['init_sum_rms']:.3f}, "
-                     f"Σ update {probe['update_sum_rms']:.3f}", fontsize=9)
-    return figure_widget(fig)

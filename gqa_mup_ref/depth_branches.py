@@ -1,7 +1,7 @@
 """One matrix or two per residual branch: the cross term that separates Depth-μP from CompleteP.
 
-A residual network of ``L`` blocks computes ``x_l = x_{l−1} + ρ·F_l(x_{l−1})`` with the branch multiplier
-``ρ = m_L^(−α)`` and hidden Adam learning rate ``η·m_L^(α−1)``, both read from
+A residual network of ``L`` blocks computes ``x_l = x_{l−1} + a_L·F_l(x_{l−1})`` with the branch multiplier
+``a_L = m_L^(−α)`` and hidden Adam learning rate ``η·m_L^(α−1)``, both read from
 :func:`gqa_mup_ref.parameterization.depth_rules`. Each rule asks every block's contribution to the change
 of the residual stream to be ``Θ(1/L)``; the two exponents studied are α = ½ (Depth-μP) and α = 1
 (CompleteP). The branch has ``k`` weight matrices:
@@ -44,7 +44,7 @@ BASE_WIDTH = 64
 
 
 def _depth_scaling(width: int, depth: int, alpha: float) -> tuple[float, float]:
-    """``(ρ, hidden Adam LR factor)`` from the package's rules, for ``depth`` blocks on a base depth of 1."""
+    """``(a_L, hidden Adam LR factor)`` from the package's rules, for ``depth`` blocks on a base depth of 1."""
     rules = get_parameterization("mup", alpha=alpha).rules(
         Shape(width, depth, 1, 1, base_width=BASE_WIDTH, base_depth=1))
     return rules.residual_multiplier, rules.groups["mlp_in"].lr_factor
@@ -72,14 +72,14 @@ def train_branches(depth: int, k: int, alpha: float, *, width: int = 128, batch:
     """Train a ``depth``-block residual network with ``k`` matrices per branch for ``steps`` Adam steps and
     measure how each block's branch changed on its own input at initialisation.
 
-    The network is ``x_l = x_{l−1} + ρ·F_l(x_{l−1})`` on ``batch`` Gaussian inputs ``x_0`` (entries of size 1),
+    The network is ``x_l = x_{l−1} + a_L·F_l(x_{l−1})`` on ``batch`` Gaussian inputs ``x_0`` (entries of size 1),
     with a fixed μP readout ``f = ⟨w, x_L⟩ / width`` fitted by squared error to the target
     ``tanh(⟨u, x_0⟩/√width)``; only the branch matrices are trained (init ``N(0, 1/width)``, Adam with
     β = (0.9, 0.95), ε = 10⁻¹² so the step stays sign-like, LR ``base_lr · lr_factor``).
 
     Returns ``cross_ratio``, the mean over blocks of ``‖cross term‖ / ‖first-order terms‖`` (Frobenius norms
     over the batch; 0 for ``k = 1``, where there is no cross term), ``block_update``, the mean over blocks of
-    ``L·ρ·‖ΔF_l(h_l)‖ / ‖h_l‖`` (a block's contribution to the change of the residual stream, times ``L``),
+    ``L·a_L·‖ΔF_l(h_l)‖ / ‖h_l‖`` (a block's contribution to the change of the residual stream, times ``L``),
     ``weight_change``, the mean of ``‖ΔW₁‖₂ / ‖W₁‖₂``, and the loss at the first and the last step.
     """
     import torch

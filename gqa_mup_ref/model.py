@@ -88,7 +88,7 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    """``x ← x + ρ·Attn(LN(x)); x ← x + ρ·MLP(LN(x))`` with residual multiplier ``ρ`` (1/L under CompleteP)."""
+    """``x ← x + a_L·Attn(LN(x)); x ← x + a_L·MLP(LN(x))`` with residual multiplier ``a_L`` (1/L under CompleteP)."""
 
     def __init__(self, shape: Shape, mlp_ratio: int, rules: Rules):
         super().__init__()

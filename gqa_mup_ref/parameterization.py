@@ -468,19 +468,19 @@ class Parameterization:
 def depth_rules(alpha: float) -> tuple[sympy.Expr, sympy.Expr]:
     """``(residual multiplier, Adam LR depth factor)`` for depth exponent ``alpha``: ``(m_L^(−α), m_L^(α−1))``.
 
-    A pre-norm network of ``L`` blocks (``m_L = L / L_base``) computes ``x_L = x_0 + Σ_l ρ·F_l(x_{l−1})``
-    with ``ρ = m_L^(−α)``. Feature learning in every block asks that each block's contribution to the
+    A pre-norm network of ``L`` blocks (``m_L = L / L_base``) computes ``x_L = x_0 + Σ_l a_L·F_l(x_{l−1})``
+    with ``a_L = m_L^(−α)``. Feature learning in every block asks that each block's contribution to the
     one-step change of the residual stream be ``Θ(1/L)``, so that the ``L`` aligned contributions add up to
     a ``Θ(1)`` change of the features — no more (the sum would blow up with depth), no less (the blocks
     would be lazy). Adam's step is sign-like: each entry of ``ΔW`` has size ``≈ η`` whatever the size of
-    the gradient, so the multiplier ``ρ`` that the gradient carries does not reach the step and there is
-    nothing to "undo". The block's change of output is ``ρ·ΔF ∝ ρ·η``, and
+    the gradient, so the multiplier ``a_L`` that the gradient carries does not reach the step and there is
+    nothing to "undo". The block's change of output is ``a_L·ΔF ∝ a_L·η``, and
 
-        ρ·η = Θ(1/L)   ⇒   η ∝ m_L^(−1)/ρ = m_L^(α−1).
+        a_L·η = Θ(1/L)   ⇒   η ∝ m_L^(−1)/a_L = m_L^(α−1).
 
     So α = 1 (CompleteP, Dey et al. 2025) keeps the Adam LR fixed in depth, and α = ½ (Depth-μP:
     Yang, Yu, Zhu, Hayou 2023, Tensor Programs VI; Bordelon et al. 2023) scales it by ``m_L^(−1/2)``: for
-    α < 1 it *shrinks* with depth. (For SGD the step itself carries ρ, giving ``η ∝ m_L^(2α−1)``.)
+    α < 1 it *shrinks* with depth. (For SGD the step itself carries a_L, giving ``η ∝ m_L^(2α−1)``.)
     ``alpha = 0`` means depth scaling off: multiplier 1 and LR factor 1 (not ``m_L^(−1)``), as for ``sp``.
 
     The two choices differ in what a block's laziness costs. For a branch linear in its weights
