@@ -25,6 +25,7 @@ import numpy as np
 
 from .analysis import is_collapsed, tidy_rows
 from .kv_transfer import predicted_shift, scan_rows
+from .runstore import load_records, result_path
 
 __all__ = [
     "HYPOTHESES",
@@ -38,6 +39,9 @@ __all__ = [
     "power",
     "mde",
     "verdict",
+    "STAGE1_FILES",
+    "load_stage1",
+    "analyse",
 ]
 
 HYPOTHESES = ("inv-sqrt-r", "none", "gqa", "sqrt-r")
@@ -264,3 +268,77 @@ def _sentence(case: int, tests: Mapping[str, Mapping], direct: Mapping) -> str:
     return (f"{head}: not separated — with {t['n']} seeds (sd {t['sd']:.2f}) this cannot tell none's 0 "
             f"from gqa's {tests['gqa']['prediction']:+.2f} (MDE {t['mde']:.2f} octave; {p['none']}, "
             f"{p['gqa']}).")
+
+
+# ----------------------------------------------------------------------------- the protocol's analysis
+
+STAGE1_FILES = ("sweep.toml", "sweep_edge.toml", "sweep_more_seeds.toml")
+"""Sweep files whose runs form stage 1: the committed grid, then the contingent edge and seed extensions."""
+
+
+def load_stage1(folder, files: Sequence[str] = STAGE1_FILES) -> tuple[dict, dict[int, int]]:
+    """Stored stage-1 curves ``{(r, seed): points}`` of ``folder`` and, per seed, how many planned runs
+    are missing. A contingent file (any but the first) with no stored run was never triggered and is skipped."""
+    from pathlib import Path
+
+    from .sweep import load_sweep_config
+
+    folder = Path(folder)
+    records, missing = [], {}
+    for i, name in enumerate(files):
+        if not (folder / name).exists():
+            continue
+        configs, _ = load_sweep_config(folder / name)
+        stored = [c for c in configs if result_path(folder, c).exists()]
+        if i > 0 and not stored:
+            continue
+        for config in configs:
+            if not result_path(folder, config).exists():
+                missing[config.seed] = missing.get(config.seed, 0) + 1
+        records += load_records(folder, stored)
+    return curves_from_records(records), missing
+
+
+def analyse(curves: Mapping[tuple[int, int], Sequence[Point]], missing: Mapping[int, int] | None = None,
+            provenance: Mapping[str, Mapping] | None = None) -> dict:
+    """The protocol's full analysis of complete seeds: per estimator (:data:`ESTIMATORS`) the per-seed
+    shifts, :func:`verdict`, censored and dropped seeds (and the verdict without censored seeds); the
+    collapsed runs per grid point; the number diverged; the primary windows whose runs were made on
+    different instruction sets (``provenance``: run key -> ``{"isa": ...}``); and the sensitivity
+    estimators (B, C) whose decision-rule case differs from the primary's (``estimator_dependent``).
+    Raises ``ValueError`` when a seed is incomplete: the protocol analyses whole seeds only."""
+    missing, provenance = dict(missing or {}), dict(provenance or {})
+    seeds = sorted({seed for (_, seed) in curves})
+    incomplete = sorted(s for s, n in missing.items() if n)  # a seed with no stored run at all counts too
+    if incomplete:
+        raise ValueError(f"seeds {incomplete} are incomplete ({sum(missing[s] for s in incomplete)} runs "
+                         "missing): the protocol analyses whole seeds only; finish their sweeps first")
+    out = {"seeds": seeds, "estimators": {}}
+    for estimator in ESTIMATORS:
+        per_seed = shifts(curves, estimator)
+        censored = {seed: [side for side in ("low", "high") if v[side]["censored"]] for seed, v in per_seed.items()}
+        uncensored = [v["s"] for seed, v in per_seed.items() if not censored[seed]]
+        entry = {"per_seed": per_seed, "verdict": verdict([v["s"] for v in per_seed.values()]),
+                 "censored_seeds": [s for s, c in censored.items() if c],
+                 "dropped_seeds": [s for s in seeds if s not in per_seed]}
+        if entry["censored_seeds"] and len(uncensored) >= 2:
+            entry["verdict_without_censored"] = verdict(uncensored)
+        out["estimators"][estimator] = entry
+    collapsed: dict[str, list[int]] = {}
+    for (r, seed), points in sorted(curves.items()):
+        for p in points:
+            if p.collapsed:
+                collapsed.setdefault(f"r={r} log2mu={p.x:+.2f}", []).append(seed)
+    out["collapsed"] = collapsed
+    out["diverged"] = sum(p.diverged for points in curves.values() for p in points)
+    mixed = {}
+    for (r, seed), points in sorted(curves.items()):
+        i = min(range(len(points)), key=lambda k: points[k].loss)
+        kinds = sorted({provenance.get(p.key, {}).get("isa", "unknown") for p in points[max(0, i - 1): i + 2]})
+        if len(kinds) > 1:
+            mixed[f"r={r} seed={seed}"] = kinds
+    out["windows_mixing_machines"] = mixed
+    primary = out["estimators"]["primary"]["verdict"]["case"]
+    out["estimator_dependent"] = [e for e in ("argmin", "no-collapsed")
+                                  if out["estimators"][e]["verdict"]["case"] != primary]
+    return out

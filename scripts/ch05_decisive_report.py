@@ -15,27 +15,14 @@ import json
 import sys
 from pathlib import Path
 
-from gqa_mup_ref import decisive, runstore, sweep
+from gqa_mup_ref import decisive
 
 FOLDER = Path(__file__).resolve().parents[1] / "results" / "ch05_decisive"
-STAGE1 = ("sweep.toml", "sweep_edge.toml", "sweep_more_seeds.toml")
 
 
-def load(files=STAGE1) -> tuple[dict, dict[int, int]]:
+def load(files=decisive.STAGE1_FILES) -> tuple[dict, dict[int, int]]:
     """Stored stage-1 curves ``{(r, seed): points}`` and, per seed, how many planned runs are missing."""
-    records, missing = [], {}
-    for name in files:
-        if not (FOLDER / name).exists():
-            continue
-        configs, _ = sweep.load_sweep_config(FOLDER / name)
-        stored = {runstore.result_path(FOLDER, c) for c in configs if runstore.result_path(FOLDER, c).exists()}
-        if name != "sweep.toml" and not stored:
-            continue  # a contingent file that was never triggered
-        for config in configs:
-            if runstore.result_path(FOLDER, config) not in stored:
-                missing[config.seed] = missing.get(config.seed, 0) + 1
-        records += runstore.load_records(FOLDER, [c for c in configs if runstore.result_path(FOLDER, c) in stored])
-    return decisive.curves_from_records(records), missing
+    return decisive.load_stage1(FOLDER, files)
 
 
 def edge_check(curves: dict, missing: dict[int, int], seeds=range(4)) -> int:
@@ -57,44 +44,12 @@ def edge_check(curves: dict, missing: dict[int, int], seeds=range(4)) -> int:
 
 
 def analyse(curves: dict, missing: dict[int, int]) -> dict:
-    seeds = sorted({seed for (_, seed) in curves})
-    complete = [s for s in seeds if not missing.get(s)]
-    if missing and any(missing.get(s) for s in seeds):
-        raise SystemExit(f"incomplete seeds {sorted(s for s in seeds if missing.get(s))}: "
-                         "the protocol analyses whole seeds only")
-    out = {"seeds": complete, "estimators": {}}
-    for estimator in decisive.ESTIMATORS:
-        per_seed = decisive.shifts(curves, estimator)
-        values = [v["s"] for v in per_seed.values()]
-        censored = {seed: [side for side in ("low", "high") if v[side]["censored"]] for seed, v in per_seed.items()}
-        uncensored = [v["s"] for seed, v in per_seed.items() if not censored[seed]]
-        entry = {"per_seed": per_seed, "verdict": decisive.verdict(values),
-                 "censored_seeds": [s for s, c in censored.items() if c],
-                 "dropped_seeds": [s for s in complete if s not in per_seed]}
-        if entry["censored_seeds"] and len(uncensored) >= 2:
-            entry["verdict_without_censored"] = decisive.verdict(uncensored)
-        out["estimators"][estimator] = entry
-    collapsed = {}
-    for (r, seed), points in curves.items():
-        for p in points:
-            if p.collapsed:
-                collapsed.setdefault(f"r={r} log2mu={p.x:+.2f}", []).append(seed)
-    out["collapsed"] = collapsed
-    out["diverged"] = sum(p.diverged for points in curves.values() for p in points)
     provenance_file = FOLDER / "provenance.json"
     provenance = json.loads(provenance_file.read_text()) if provenance_file.exists() else {}
-    mixed = {}
-    for (r, seed), points in curves.items():  # the instruction sets inside each primary window
-        i = min(range(len(points)), key=lambda k: points[k].loss)
-        window = points[max(0, i - 1): i + 2]
-        kinds = sorted({provenance.get(p.key, {}).get("isa", "unknown") for p in window})
-        if len(kinds) > 1:
-            mixed[f"r={r} seed={seed}"] = kinds
-    out["windows_mixing_machines"] = mixed
-    primary = out["estimators"]["primary"]["verdict"]["case"]
-    out["estimator_dependent"] = [e for e in ("argmin", "no-collapsed")
-                                  if out["estimators"][e]["verdict"]["case"] != primary]
-    return out
+    try:
+        return decisive.analyse(curves, missing, provenance)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
 
 
 def show(result: dict) -> None:

@@ -115,3 +115,31 @@ def test_the_decision_rule_picks_each_case():
     wide = decisive.verdict(spread * 2.2 - 0.05)
     assert wide["case"] in (1, 2) and "excluded" in wide["summary"]
     assert set(wide["tests"]) == set(decisive.HYPOTHESES)
+
+
+def test_the_analysis_refuses_incomplete_seeds_even_one_with_no_stored_run():
+    curves = {(r, seed): curve(0.0) for r in (1, 8) for seed in range(3)}
+    with pytest.raises(ValueError, match=r"seeds \[3\] are incomplete"):
+        decisive.analyse(curves, missing={3: 14})
+    assert decisive.analyse(curves, missing={})["seeds"] == [0, 1, 2]
+
+
+def test_the_analysis_reports_each_estimator_censoring_and_machines():
+    offsets = (-0.2, 0.1, 0.0, 0.15)
+    curves = {}
+    for seed, dx in enumerate(offsets):
+        curves[1, seed] = curve(-0.5 + dx)
+        curves[8, seed] = curve(-0.5 + dx + 0.1)
+    curves[8, 3] = curve(-3.0)  # seed 3's r = 8 optimum lies below the grid: censored at its lowest point
+    keyed = {k: [Point(p.x, p.loss, key=f"{k[0]}-{k[1]}-{p.x}") for p in pts] for k, pts in curves.items()}
+    provenance = {p.key: {"isa": "AVX2" if p.x == 0.0 and k == (1, 0) else "AVX512"}
+                  for k, pts in keyed.items() for p in pts}
+    result = decisive.analyse(keyed, {}, provenance)
+    assert set(result["estimators"]) == set(decisive.ESTIMATORS)
+    primary = result["estimators"]["primary"]
+    assert primary["censored_seeds"] == [3] and "verdict_without_censored" in primary
+    assert [round(primary["per_seed"][s]["s"], 6) for s in range(3)] == [0.1, 0.1, 0.1]
+    assert primary["per_seed"][3]["s"] == pytest.approx(-1.5 - (-0.35))
+    assert result["windows_mixing_machines"] == {"r=1 seed=0": ["AVX2", "AVX512"]}
+    assert result["collapsed"] == {} and result["diverged"] == 0
+    assert result["estimator_dependent"] == []
