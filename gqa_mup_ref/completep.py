@@ -64,10 +64,21 @@ repository root (see :func:`results_path`)."""
 
 
 def results_path(name: str):
-    """``name`` (e.g. ``DEPTH_LR_RESULTS``) under the repository root that holds this package."""
+    """``name`` (e.g. ``DEPTH_LR_RESULTS``) under the repository root that holds this package.
+
+    Raises :class:`FileNotFoundError` when the folder that would hold it (``results/``) is missing: the
+    package was installed from a copy without the committed results, not from a clone.
+    """
     from pathlib import Path
 
-    return Path(__file__).resolve().parents[1] / name
+    from .sweep import _BOOK_RESULTS_FIX
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / name).parent.is_dir():
+        raise FileNotFoundError(f"results folder {str(root / name)!r} not found: the package in {str(root)!r} "
+                                f"was not installed from a clone of the repository (pip install -e CLONE); "
+                                f"{_BOOK_RESULTS_FIX}")
+    return root / name
 
 
 def depth_lr_sweep() -> list[RunConfig]:

@@ -204,11 +204,22 @@ def train_with_premises(config, checkpoints: Sequence[int] = CHECKPOINTS, probe_
 
 
 def load_premise_runs(folder) -> list[dict]:
-    """Every run record (``<key>.json``) of a results folder written by ``scripts/ch02_premises.py``."""
+    """Every run record (``<key>.json``) of a results folder written by ``scripts/ch02_premises.py``.
+
+    Raises :class:`FileNotFoundError`, naming the folder and the fix, when it is missing or holds no records.
+    """
     import json
     from pathlib import Path
 
-    return [json.loads(path.read_text(encoding="utf-8")) for path in sorted(Path(folder).glob("*.json"))]
+    from .sweep import _BOOK_RESULTS_FIX, _shown
+
+    folder = Path(folder)
+    paths = sorted(folder.glob("*.json"))
+    if not paths:
+        problem = ("holds no run records (<key>.json, written by scripts/ch02_premises.py);" if folder.is_dir()
+                   else "not found:")
+        raise FileNotFoundError(f"results folder {_shown(folder)} {problem} {_BOOK_RESULTS_FIX}")
+    return [json.loads(path.read_text(encoding="utf-8")) for path in paths]
 
 
 def _mean_sd(values: list[float]) -> tuple[float, float]:

@@ -180,6 +180,17 @@ def _fixed_error(fixed: Mapping, grid: Mapping) -> str | None:
     return None
 
 
+_BOOK_RESULTS_FIX = ("to read the book's committed results, run the notebook from the repository's book/ folder, "
+                     "next to its results/ (on Colab, run the notebook's first code cell, which clones the "
+                     "repository and changes into its book/ folder)")
+"""The fix named by errors about a missing results folder (here, :mod:`.completep`, :mod:`.kv_premises`)."""
+
+
+def _shown(path: Path) -> str:
+    """``'path'``, and for a relative path the working directory it was resolved from, for an error."""
+    return repr(str(path)) + ("" if path.is_absolute() else f" (from the working directory {os.getcwd()!r})")
+
+
 def load_sweep_config(path: str | os.PathLike) -> tuple[list[RunConfig], dict]:
     """Read a sweep file (TOML, JSON, or YAML when PyYAML is installed): ``(configs, settings)``.
 
@@ -189,6 +200,9 @@ def load_sweep_config(path: str | os.PathLike) -> tuple[list[RunConfig], dict]:
     """
     path = Path(path)
     if not path.is_file():
+        if not path.parent.is_dir() and "results" in path.parts:
+            raise ValueError(f"sweep config {_shown(path)} does not exist, nor does its folder; "
+                             + _BOOK_RESULTS_FIX)
         raise ValueError(f"sweep config {str(path)!r} does not exist; pass an existing .toml or .json file")
     try:
         text = path.read_text(encoding="utf-8")

@@ -7,12 +7,14 @@ builds, so a fork publishes buttons that open the fork::
     python scripts/configure_book.py --repository-url https://github.com/OWNER/NAME [--jupyterhub-url URL]
 
 An empty ``--jupyterhub-url`` leaves the JupyterHub button as it is (hidden when no hub is configured).
-The file is edited line by line, so its comments survive.
+The file is edited line by line, so its comments survive. The Colab set-up cell of each chapter notebook,
+which clones the repository, is then updated to the same URL (``scripts/colab_cells.py``).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -34,6 +36,14 @@ def configure(text: str, repository_url: str, jupyterhub_url: str = "") -> str:
     return text
 
 
+def _colab_cells():
+    """``scripts/colab_cells.py`` as a module (loaded by path: scripts/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("colab_cells", Path(__file__).with_name("colab_cells.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repository-url", required=True)
@@ -46,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(args.config)
     print(f"{args.config.name}: repository.url = {args.repository_url}")
+    cells = _colab_cells()
+    updated = cells.update_all(args.config.parent / "book", cells.repository_url(args.config))
+    print(f"Colab set-up cell: {len(updated)} notebook(s) updated")
     return 0
 
 
