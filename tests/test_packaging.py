@@ -19,7 +19,13 @@ def _environment_pip_requirements() -> set[str]:
     lines = (ROOT / "environment.yml").read_text().splitlines()
     start = next(i for i, line in enumerate(lines) if line.strip() == "- pip:")
     entries = [line.strip()[2:].strip() for line in lines[start + 1:] if line.strip().startswith("- ")]
-    return {entry.replace(" ", "") for entry in entries if entry != "-e ."}
+    return {entry.replace(" ", "") for entry in entries if entry != "-e ." and not entry.startswith("--")}
+
+
+def test_environment_yml_installs_the_cpu_build_of_torch():
+    """Binder builds from environment.yml on machines without a GPU: torch comes from the CPU wheel index."""
+    lines = [line.strip() for line in (ROOT / "environment.yml").read_text().splitlines()]
+    assert "- --extra-index-url https://download.pytorch.org/whl/cpu" in lines
 
 
 def test_environment_yml_lists_the_same_requirements_as_pyproject():
