@@ -130,3 +130,20 @@ def test_shift_plot_draws_intervals_and_prediction_curves():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "4", "16"]
     flat = plots.plot_shifts(rows, predictions=())
     assert any(line.get_label() == "transfer (no shift)" for line in flat.axes[0].lines)
+
+
+def test_plot_decisive_draws_every_seed_and_each_prediction():
+    from gqa_mup_ref import decisive
+    from gqa_mup_ref.decisive import Point
+
+    grid = (-1.5, -1.0, -0.5, 0.0, 0.5, 0.94, 1.5)
+    curves = {(r, seed): [Point(x, 1.9 + 0.05 * (x - 0.1 * seed - 0.2 * (r == 8)) ** 2, collapsed=x == 1.5)
+                          for x in grid] for r in (1, 8) for seed in range(4)}
+    fig = plots.plot_decisive(curves, decisive.analyse(curves))
+    left, right = fig.axes
+    assert len(left.get_lines()) >= 2 * 4 + 2  # a thin line per seed and r, a mean line per r
+    labels = [t.get_text() for t in right.texts]
+    assert sorted(labels) == sorted(f"{h} predicts" for h in decisive.HYPOTHESES)
+    shifts = right.get_lines()[0].get_ydata()
+    assert list(shifts) == pytest.approx([0.2] * 4)
+    matplotlib.pyplot.close(fig)
