@@ -557,7 +557,7 @@ def layer_view(step: LayerStep, base_lr: float, dpi: int = 70):
     ``σ(√n_out + √n_in)`` (Yin, Bai & Krishnaiah 1988), and of one Adam update with ``η√(n_out n_in)``. Below: the rule's
     init std and Adam learning rate next to :func:`spectral_rules` (their ratio is the same at every
     width: the table and the rule differ only by tuned constants) and both natural spectral norms.
-    Returns an ``ipywidgets`` box.
+    Returns an ``ipywidgets`` box (the figure with alt text).
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
@@ -604,4 +604,7 @@ def layer_view(step: LayerStep, base_lr: float, dpi: int = 70):
         f"stable rank of ΔW = {stable_rank(step.update):.1f}; "
         f"SGD rule n_out/n_in = {rules['sgd_lr']:.3g}</p>"
     )
-    return widgets.VBox([figure_widget(fig, dpi=dpi), widgets.HTML(text)])
+    alt = (f"Sorted singular values, log-log, of the {step.name} layer's initial weight ({n_out} x {n_in}) and of "
+           "one Adam update, with dashed lines at the Bai-Yin edge of the weight and at the sign-update norm "
+           "eta times the square root of n_out times n_in.")
+    return widgets.VBox([figure_widget(fig, dpi=dpi, alt=alt), widgets.HTML(text)])

@@ -225,25 +225,25 @@ def orthogonal_norm_ratio(n: int, n_head: int, r: int, seed: int = 0) -> dict:
     }
 
 
-def block_repeated_norms(n: int, rho: int, seed: int = 0) -> dict:
-    """A matrix repeated ``ρ`` times along *both* sides (``ρ × ρ`` copies of a ``(n/ρ)²`` block).
+def block_repeated_norms(n: int, tiles: int, seed: int = 0) -> dict:
+    """A matrix repeated ``t = tiles`` times along *both* sides (``t × t`` copies of a ``(n/t)²`` block).
 
-    Its rank is ``n/ρ`` like ``K⊕``'s, and it has the form ``P A`` with ``A = [B … B]`` (``ρ``
-    copies side by side), but ``‖A‖₂ = ρ‖B‖₂ ≈ 2σ√(nρ)``: ``√ρ`` times the dense law, not ``c(ρ)``,
+    Its rank is ``n/t`` like ``K⊕``'s, and it has the form ``P A`` with ``A = [B … B]`` (``t``
+    copies side by side), but ``‖A‖₂ = t‖B‖₂ ≈ 2σ√(nt)``: ``√t`` times the dense law, not ``c(t)``,
     because ``A`` is not a dense Gaussian. Returns the measured ratio to ``2σ√n``, and the ratio of
-    the corrected norm with repetition ``ρ``.
+    the corrected norm with repetition ``t``.
     """
-    if n % rho:
-        raise ValueError(f"rho={rho} does not divide n={n}")
+    if tiles < 1 or n % tiles:
+        raise ValueError(f"tiles={tiles} must be a positive divisor of n={n}")
     std = 1 / math.sqrt(n)
-    block = gaussian(n // rho, n // rho, std, torch.Generator().manual_seed(seed))
-    matrix = block.repeat(rho, rho)
+    block = gaussian(n // tiles, n // tiles, std, torch.Generator().manual_seed(seed))
+    matrix = block.repeat(tiles, tiles)
     dense_law = random_spectral_norm(n, n, std)
     return {
-        "n": n, "rho": rho,
+        "n": n, "tiles": tiles,
         "plain": spectral_norm(matrix) / dense_law,
-        "corrected": corrected_spectral_norm(block.repeat(1, rho), rho) / dense_law,
-        "sqrt_rho": math.sqrt(rho),
+        "corrected": corrected_spectral_norm(block.repeat(1, tiles), tiles) / dense_law,
+        "sqrt_tiles": math.sqrt(tiles),
     }
 
 
@@ -524,7 +524,7 @@ def kv_view(n: int, kv_heads: int, n_head: int = 16, seed: int = 0, dpi: int = 8
 
     The sorted singular values of ``W_K``, of ``K⊕`` and of a dense ``n × n`` matrix (entries
     ``N(0, 1/n)``), and a table of the three norms and of the relative update over ``W_Q``'s under
-    ``mup`` and ``gqa-mup`` (a rank-one Adam step, :func:`rank_one_update_ratios`).
+    ``mup`` and ``gqa-mup`` (a rank-one Adam step, :func:`rank_one_update_ratios`); the figure has alt text.
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
@@ -568,4 +568,8 @@ def kv_view(n: int, kv_heads: int, n_head: int = 16, seed: int = 0, dpi: int = 8
     rows = "".join(f"<tr><td>{a}</td><td>{b}</td><td>{c}</td></tr>" for a, b, c in cells)
     table = ("<table style='font-size:85%'><tr><th></th><th>measured</th><th>predicted</th></tr>"
              f"{rows}</table>")
-    return widgets.HBox([figure_widget(fig, dpi=dpi), widgets.HTML(table)])
+    alt = (f"Sorted singular values against index over n for width {n}, {n_head} query heads and {kv_heads} "
+           f"key/value heads (r = {r}): a dense {n} x {n} Gaussian matrix, the key projection W_K and the repeated "
+           f"operator K-plus, whose top singular values reach the dashed line 1 + sqrt(r) while the dense "
+           "matrix's reach 2, and whose spectrum ends at rank n/r.")
+    return widgets.HBox([figure_widget(fig, dpi=dpi, alt=alt), widgets.HTML(table)])

@@ -57,9 +57,9 @@ def test_corrected_norm_survey_flattens_the_law():
     assert records[-1]["plain"] > 2.2  # (1 + √16)/2 = 2.5 without the correction
 
 
-def test_block_repeated_matrix_grows_like_sqrt_rho():
+def test_block_repeated_matrix_grows_like_sqrt_tiles():
     rec = kv.block_repeated_norms(256, 4)
-    # ‖A‖₂ = ρ‖B‖₂ ≈ ρ · 2σ√(n/ρ) = √ρ · 2σ√n, while c(4) = 1.5 only removes part of it.
+    # ‖A‖₂ = t‖B‖₂ ≈ t · 2σ√(n/t) = √t · 2σ√n, while c(4) = 1.5 only removes part of it.
     assert rec["plain"] == pytest.approx(math.sqrt(4), rel=0.06)
     assert rec["corrected"] == pytest.approx(rec["plain"] / 1.5)
     assert rec["corrected"] > 1.2
@@ -122,6 +122,7 @@ def test_normalized_ratios_divide_by_r1():
 def test_kv_view_builds_a_widget():
     view = kv.kv_view(128, 4, n_head=16)
     assert len(view.children) == 2
+    assert 'alt="Sorted singular values' in view.children[0].value and "(r = 4)" in view.children[0].value
     assert "GQA-μP" in view.children[1].value
 
 
