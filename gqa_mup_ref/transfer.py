@@ -316,10 +316,15 @@ def _notes(param: Parameterization, kv_factor: str, proxy: Shape, target: Shape,
     if param.width_scaling and proxy.r != target.r:
         ratio = [rules.groups["key"].lr_factor / rules.groups["query"].lr_factor
                  for rules in (proxy_rules, target_rules)]
+        c_proxy, c_target = (kv_factor_value("gqa", s.r, s.query_ratio) for s in (proxy, target))
         notes.append(
             f"r changes from {proxy.r} (proxy) to {target.r} (target): under kv_factor {kv_factor} the "
             f"key/value LR goes from {ratio[0]:.4g} to {ratio[1]:.4g} x the hidden LR; choose with "
-            f"--kv-factor ({', '.join(KV_CHOICES)}). {KV_EVIDENCE}")
+            f"--kv-factor ({', '.join(KV_CHOICES)}). {KV_EVIDENCE} The two candidates differ by "
+            f"c(r_target)/c(r_proxy) = {c_target / c_proxy:.3g} on the keys and values: 'keep' (the proxy's "
+            f"ratio: plain muP's scaling, m^-1 along a family) and 'gqa' (c(r): GQA-muP's, m^-1/2); if you can "
+            f"afford one check on the target, try key/value LRs from the 'keep' value up to "
+            f"{c_target / c_proxy:.3g} times it.")
         if target.r > _tested_r(target.head_dim):
             tested = ", ".join(f"r <= {r} at head dim {d}" for d, r in BOOK_TESTED_R.items())
             notes.append(f"the target's r = {target.r} (head dim {target.head_dim}) is beyond the "

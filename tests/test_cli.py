@@ -127,11 +127,13 @@ def test_rules_says_which_base_width_it_used_on_stderr(capsys):
 
 
 def test_cpu_torch_index_is_documented_but_never_used_by_ci_or_the_default_install():
+    """CI and `pip install -e .` use the registry alone; only Binder's environment.yml (GPU-less, online) adds the
+    CPU wheel index (tests/test_packaging.py)."""
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
     url = "download.pytorch.org/whl/cpu"
     assert f"pip install torch --index-url https://{url}" in (root / "README.md").read_text()
-    for name in (".ci/run", "pyproject.toml", "environment.yml"):
+    for name in (".ci/run", "pyproject.toml"):
         path = root / name
         assert not path.exists() or url not in path.read_text(), name
