@@ -146,14 +146,30 @@ def test_the_readme_api_tour_runs():
     assert namespace["rules"].groups["key"].lr_factor > namespace["rules"].groups["query"].lr_factor
 
 
-GLOSSARY_LABELS = ("n", "n-q", "h", "h-kv", "r", "d", "m", "m-l", "l", "alpha", "eta", "lambda", "epsilon",
-                   "sigma0", "c-r", "k-oplus")
+GLOSSARY_LABELS = ("n", "n-q", "rho", "h", "h-kv", "r", "d", "m", "m-l", "l", "a-l", "alpha", "eta", "lambda",
+                   "epsilon", "sigma0", "c-r", "k-oplus")
 
 
 def test_the_glossary_defines_every_symbol_once():
     glossary = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8")
     for label in GLOSSARY_LABELS:
         assert glossary.count(f"(glossary-{label})=") == 1, label
+    symbols = re.findall(r"^## \$(.+?)\$:", glossary, re.M)
+    assert len(symbols) == len(set(symbols)) == len(GLOSSARY_LABELS), symbols
+
+
+def test_rho_means_the_query_width_ratio_everywhere():
+    """ρ once meant four things (query width ratio, residual multiplier, a rank ratio, a tile count); the glossary's
+    ρ = n_q/n is the only one left: the residual multiplier is a_L."""
+    texts = {path.name: "\n".join("".join(cell["source"]) for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]
+                                  if cell["cell_type"] == "markdown")
+             for path in sorted((ROOT / "book").glob("ch0*.ipynb"))}
+    texts["glossary.md"] = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8")
+    for name, text in texts.items():
+        for match in re.finditer(r"\\rho\b\s*=\s*([^$,]{0,30})", text):
+            assert re.match(r"(\\frac\{n_q\}|n_q|H\s*d|1\b|[0-9]+/[0-9]|4/3|1/3|2\b)", match.group(1)), (name, match.group(0))
+        for match in re.finditer(r"(residual|branch) multiplier[^.$]{0,12}\$\\rho", text):
+            raise AssertionError((name, match.group(0)))
 
 
 def test_the_glossary_agrees_with_the_package_symbols():
