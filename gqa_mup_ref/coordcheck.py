@@ -567,14 +567,23 @@ def prediction_rule(variant: str) -> str:
 
 
 def plot_kv_patterns(rows: Sequence[Mapping], variants: Sequence[str], panels=KV_PANELS):
-    """Measured key quantities over ``r`` (dots, normalised to r = 1) beside the predicted patterns (lines)."""
+    """Measured key quantities over ``r`` (dots, normalised to r = 1) beside the predicted patterns (lines).
+
+    Panels in rows of three (legible at book width); each rule has its own colour *and* marker, so rules
+    whose points coincide stay distinguishable; the legend fills the first free panel slot.
+    """
     import matplotlib.pyplot as plt
 
     from .plots import PALETTE, book_style
 
     colors = {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(variants)}
+    markers = {v: "osD^vP*X"[i % 8] for i, v in enumerate(variants)}
+    columns = 3
+    n_rows = -(-(len(panels) + 1) // columns)  # room for the legend
     with plt.rc_context(book_style()):
-        fig, axes = plt.subplots(1, len(panels), figsize=(2.5 * len(panels), 2.9), layout="constrained")
+        fig, grid = plt.subplots(n_rows, columns, figsize=(9.0, 3.0 * n_rows), layout="constrained",
+                                 squeeze=False)
+        axes = list(grid.flat)
         for ax, (quantity, role, step, title) in zip(axes, panels):
             measured = normalized_kv(rows, quantity, role, step)
             for variant in variants:
@@ -583,17 +592,23 @@ def plot_kv_patterns(rows: Sequence[Mapping], variants: Sequence[str], panels=KV
                 rs = sorted(measured[variant])
                 expr = predicted_pattern(prediction_rule(variant), quantity, role)
                 fine = [1 + 15 * i / 60 for i in range(61)]
-                ax.plot(fine, [float(expr.subs(R_SYMBOL, v)) for v in fine], "-", lw=1,
+                ax.plot(fine, [float(expr.subs(R_SYMBOL, v)) for v in fine], "-", lw=1.2,
                         color=colors[variant], alpha=0.6)
-                ax.plot(rs, [measured[variant][v] for v in rs], "o", ms=4, color=colors[variant],
-                        label=variant)
+                ax.plot(rs, [measured[variant][v] for v in rs], markers[variant], ms=6, color=colors[variant],
+                        mfc="none" if markers[variant] in "oD" else colors[variant], mew=1.3, label=variant)
             ax.set_xscale("log", base=2)
             ax.set_yscale("log", base=2)
             ax.set_xticks([1, 2, 4, 8, 16], ["1", "2", "4", "8", "16"])
-            ax.set_title(f"{title}\nstep {step}", fontsize=9)
+            ax.set_title(f"{title}, step {step}", fontsize=10)
             ax.set_xlabel("r = H / H_kv")
-        axes[0].set_ylabel("value / value at r = 1")
-        axes[-1].legend(fontsize=7, title="rule (lines: predicted)", title_fontsize=7)
+        for ax in grid[:, 0]:
+            ax.set_ylabel("value / value at r = 1")
+        spare = axes[len(panels):]
+        handles, labels = axes[0].get_legend_handles_labels()
+        for ax in spare:
+            ax.axis("off")
+        spare[0].legend(handles, labels, loc="center", fontsize=10, title="rule (dots: measured,\nlines: predicted)",
+                        title_fontsize=10)
     return fig
 
 
