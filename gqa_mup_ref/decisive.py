@@ -39,6 +39,8 @@ __all__ = [
     "power",
     "mde",
     "verdict",
+    "SHIFT",
+    "SLOPE",
     "STAGE1_FILES",
     "load_stage1",
     "analyse",
@@ -57,6 +59,12 @@ ESTIMATORS: dict[str, str] = {
 
 ALPHA = 0.05
 TARGET_POWER = 0.8
+
+SHIFT = "the best key+value multiplier moves by s̄ = {mean:+.2f} octave"
+"""The decisive experiment's estimand, as its verdict sentences name it."""
+
+SLOPE = "the best key+value multiplier moves by b̄ = {mean:+.2f} octave per doubling of width"
+"""The model-family experiment's estimand (``results/ch06_family/protocol.md``)."""
 
 
 @dataclass(frozen=True)
@@ -217,15 +225,20 @@ def predictions(r_low: int = 1, r_high: int = 8) -> dict[str, float]:
     return {h: predicted_shift(h, r_high) - predicted_shift(h, r_low) for h in HYPOTHESES}
 
 
-def verdict(values: Sequence[float], alpha: float = ALPHA, r_low: int = 1, r_high: int = 8) -> dict:
+def verdict(values: Sequence[float], alpha: float = ALPHA, r_low: int = 1, r_high: int = 8,
+            predicted: Mapping[str, float] | None = None, estimand: str = SHIFT) -> dict:
     """The protocol's tests and its decision rule on per-seed shifts ``values``.
+
+    ``predicted`` (default :func:`predictions` for ``r_low`` → ``r_high``) gives each hypothesis's value of
+    the estimand; ``estimand`` names it in the sentence (the model-family experiment passes its slopes
+    per doubling of width, ``SLOPE``).
 
     ``tests``: per hypothesis, the ``t`` test against its prediction (with ``sign_flip_p``, ``excluded``
     when ``p < alpha``, and the MDE at 80 % power). ``direct``: the ``t`` test of the midpoint of the
     ``none`` and ``gqa`` predictions (``towards`` says which side the mean is on). ``case``: the decision
     rule's number (1–6, ``protocol.md``), and ``summary``: its sentence.
     """
-    pred = predictions(r_low, r_high)
+    pred = dict(predicted) if predicted is not None else predictions(r_low, r_high)
     tests = {}
     for name, value in pred.items():
         test = t_test(values, value, alpha)
@@ -245,13 +258,14 @@ def verdict(values: Sequence[float], alpha: float = ALPHA, r_low: int = 1, r_hig
         case = 5
     else:
         case = 6
-    return {"tests": tests, "direct": direct, "case": case, "summary": _sentence(case, tests, direct)}
+    return {"tests": tests, "direct": direct, "case": case,
+            "summary": _sentence(case, tests, direct, estimand)}
 
 
-def _sentence(case: int, tests: Mapping[str, Mapping], direct: Mapping) -> str:
+def _sentence(case: int, tests: Mapping[str, Mapping], direct: Mapping, estimand: str = SHIFT) -> str:
     t = tests["none"]
-    head = (f"the best key+value multiplier moves by s̄ = {t['mean']:+.2f} octave "
-            f"[95 % CI {t['low']:+.2f}, {t['high']:+.2f}] over {t['n']} seeds")
+    head = (estimand.format(mean=t["mean"])
+            + f" [95 % CI {t['low']:+.2f}, {t['high']:+.2f}] over {t['n']} seeds")
     p = {name: f"p = {test['p']:.3f}" for name, test in tests.items()}
     direct_p = f"p = {direct['p']:.3f}, MDE {direct['mde']:.2f} octave"
     if case in (1, 2, 3, 4):
@@ -300,13 +314,18 @@ def load_stage1(folder, files: Sequence[str] = STAGE1_FILES) -> tuple[dict, dict
 
 
 def analyse(curves: Mapping[tuple[int, int], Sequence[Point]], missing: Mapping[int, int] | None = None,
-            provenance: Mapping[str, Mapping] | None = None) -> dict:
+            provenance: Mapping[str, Mapping] | None = None, r_low: int = 1, r_high: int = 8,
+            scale: float = 1.0, predicted: Mapping[str, float] | None = None, estimand: str = SHIFT) -> dict:
     """The protocol's full analysis of complete seeds: per estimator (:data:`ESTIMATORS`) the per-seed
     shifts, :func:`verdict`, censored and dropped seeds (and the verdict without censored seeds); the
     collapsed runs per grid point; the number diverged; the primary windows whose runs were made on
     different instruction sets (``provenance``: run key -> ``{"isa": ...}``); and the sensitivity
     estimators (B, C) whose decision-rule case differs from the primary's (``estimator_dependent``).
-    Raises ``ValueError`` when a seed is incomplete: the protocol analyses whole seeds only."""
+    Raises ``ValueError`` when a seed is incomplete: the protocol analyses whole seeds only.
+
+    The estimand per seed is ``scale × (x*(r_high) − x*(r_low))``; the model-family experiment
+    (``r`` naming its two widths, 4× apart) passes ``scale = 1/2`` for a slope per doubling, its
+    ``predicted`` slopes and ``estimand = SLOPE``."""
     missing, provenance = dict(missing or {}), dict(provenance or {})
     seeds = sorted({seed for (_, seed) in curves})
     incomplete = sorted(s for s, n in missing.items() if n)  # a seed with no stored run at all counts too
@@ -315,14 +334,17 @@ def analyse(curves: Mapping[tuple[int, int], Sequence[Point]], missing: Mapping[
                          "missing): the protocol analyses whole seeds only; finish their sweeps first")
     out = {"seeds": seeds, "estimators": {}}
     for estimator in ESTIMATORS:
-        per_seed = shifts(curves, estimator)
+        per_seed = shifts(curves, estimator, r_low, r_high)
+        for v in per_seed.values():
+            v["s"] *= scale
         censored = {seed: [side for side in ("low", "high") if v[side]["censored"]] for seed, v in per_seed.items()}
         uncensored = [v["s"] for seed, v in per_seed.items() if not censored[seed]]
-        entry = {"per_seed": per_seed, "verdict": verdict([v["s"] for v in per_seed.values()]),
+        kwargs = {"r_low": r_low, "r_high": r_high, "predicted": predicted, "estimand": estimand}
+        entry = {"per_seed": per_seed, "verdict": verdict([v["s"] for v in per_seed.values()], **kwargs),
                  "censored_seeds": [s for s, c in censored.items() if c],
                  "dropped_seeds": [s for s in seeds if s not in per_seed]}
         if entry["censored_seeds"] and len(uncensored) >= 2:
-            entry["verdict_without_censored"] = verdict(uncensored)
+            entry["verdict_without_censored"] = verdict(uncensored, **kwargs)
         out["estimators"][estimator] = entry
     collapsed: dict[str, list[int]] = {}
     for (r, seed), points in sorted(curves.items()):
