@@ -5,6 +5,8 @@ instructor knows how many CPU minutes each lesson needs. Each notebook is execut
 (the committed one is not touched) with the same kernel the tests use, one BLAS/torch thread::
 
     python scripts/time_notebooks.py [book/ch01_spectral_feature_learning.ipynb ...]
+    python scripts/time_notebooks.py --busy [...]   # the same with one core kept busy by another process
+
 
 Without arguments it times every ``book/*.ipynb``. Results of notebooks not named are kept, so the
 file can be updated one chapter at a time. Writes ``results/notebook_timings/timings.json`` (with the
@@ -37,8 +39,12 @@ def _commit() -> str:
         return "unknown"
 
 
-def time_notebook(path: Path) -> dict:
-    """Execute a copy of ``path``; return its wall seconds and the kernel's CPU seconds."""
+def time_notebook(path: Path, busy: bool = False) -> dict:
+    """Execute a copy of ``path``; return its wall seconds and the kernel's CPU seconds.
+
+    ``busy``: meanwhile another process (``while True: pass``) keeps one core busy, as on a shared
+    classroom machine; a notebook whose idle threads spin instead of sleeping slows down far more than 2×.
+    """
     import nbformat
     from nbclient import NotebookClient
 
@@ -50,32 +56,45 @@ def time_notebook(path: Path) -> dict:
         notebook = nbformat.read(copy, as_version=4)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         load = os.getloadavg()[0]
-        start = time.perf_counter()
-        NotebookClient(notebook, timeout=1800, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
-        wall = time.perf_counter() - start
+        burner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+        try:
+            start = time.perf_counter()
+            NotebookClient(notebook, timeout=1800, kernel_name="python3",
+                           resources={"metadata": {"path": str(path.parent)}}).execute()
+            wall = time.perf_counter() - start
+        finally:
+            if burner is not None:
+                burner.kill()
+                burner.wait()
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {"wall_s": round(wall, 1), "kernel_cpu_s": round(cpu, 1), "load_average_at_start": round(load, 2)}
 
 
 def write_table(results: dict) -> str:
-    lines = ["| notebook | wall time (min) | kernel CPU time (min) | load average at start | measured |",
-             "|---|---|---|---|---|"]
+    busy = results.get("notebooks_busy", {})
+    lines = ["| notebook | wall time (min) | kernel CPU time (min) | load average at start | measured "
+             "| one core busy: wall (min) | busy ÷ idle |",
+             "|---|---|---|---|---|---|---|"]
     for name, row in sorted(results["notebooks"].items()):
+        other = busy.get(name)
+        extra = (f"{other['wall_s'] / 60:.1f} | {other['wall_s'] / row['wall_s']:.1f}×" if other else "– | –")
         lines.append(f"| `{name}` | {row['wall_s'] / 60:.1f} | {row['kernel_cpu_s'] / 60:.1f} | "
-                     f"{row['load_average_at_start']:.1f} | {row['date']}, commit {row['commit']} |")
+                     f"{row['load_average_at_start']:.1f} | {row['date']}, commit {row['commit']} | {extra} |")
     if not results["notebooks"]:
-        lines.append("| (none timed yet) | | | | |")
+        lines.append("| (none timed yet) | | | | | | |")
     lines.append("")
-    lines.append(f"Measured with `python scripts/time_notebooks.py` on {results['hardware']} "
-                 f"(Python {results['python']}, torch {results['torch']}), one torch/BLAS thread.")
+    lines.append(f"Measured with `python scripts/time_notebooks.py` (and `--busy`: another process keeps one core "
+                 f"busy) on {results['hardware']} (Python {results['python']}, torch {results['torch']}). Each "
+                 "notebook fixes its own torch thread count (`set_determinism(threads=...)`, 1 or 2), so its "
+                 "kernel's CPU time can exceed its wall time.")
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
+    parser.add_argument("--busy", action="store_true", help="keep one core busy with another process meanwhile")
     args = parser.parse_args(argv)
     notebooks = args.notebooks or sorted((ROOT / "book").glob("*.ipynb"))
     OUT.mkdir(parents=True, exist_ok=True)
@@ -83,15 +102,17 @@ def main(argv: list[str] | None = None) -> int:
     results = json.loads(path.read_text()) if path.is_file() else {"notebooks": {}}
     import torch
 
+    from gqa_mup_ref.reproducibility import cpu_model
+
     results.update({
         "command": "python scripts/time_notebooks.py " + " ".join(str(n) for n in args.notebooks),
-        "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "hardware": f"{cpu_model()} ({torch.backends.cpu.get_cpu_capability()}), {os.cpu_count()} cores",
         "python": platform.python_version(), "torch": torch.__version__,
     })
     for notebook in notebooks:
-        row = time_notebook(Path(notebook).resolve())
+        row = time_notebook(Path(notebook).resolve(), busy=args.busy)
         row.update(date=time.strftime("%Y-%m-%d"), commit=_commit())
-        results["notebooks"][Path(notebook).name] = row
+        results.setdefault("notebooks_busy" if args.busy else "notebooks", {})[Path(notebook).name] = row
         print(f"{Path(notebook).name}: {row}", flush=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(results, indent=2) + "\n")
