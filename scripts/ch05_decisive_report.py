@@ -1,6 +1,7 @@
 """Chapter 5's decisive experiment: the protocol's checks and its analysis (results/ch05_decisive/protocol.md).
 
     python scripts/ch05_decisive_report.py --edge-check   # after seeds 0-3: grid argmins only, no shifts
+    python scripts/ch05_decisive_report.py --seed-rule    # after seeds 0-7: the per-seed sd alone
     python scripts/ch05_decisive_report.py                # after seeds 0-7 (or 0-11): the full analysis
     python scripts/ch05_decisive_report.py --json results/ch05_decisive/analysis.json
 
@@ -78,11 +79,18 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--edge-check", action="store_true", help="the edge rule after seeds 0-3 only")
     parser.add_argument("--json", help="also write the analysis to this file")
+    parser.add_argument("--seed-rule", action="store_true",
+                        help="print only the per-seed sd of the primary estimate (the seed rule reads nothing else)")
     args = parser.parse_args(argv)
     curves, missing = load()
     if args.edge_check:
         return edge_check(curves, missing)
     result = analyse(curves, missing)
+    if args.seed_rule:
+        sd = result["estimators"]["primary"]["verdict"]["tests"]["none"]["sd"]
+        print(f"seeds {result['seeds']}: per-seed sd of s (primary) = {sd:.3f}; seed rule: "
+              + ("seeds 8-11 (sd > 0.81)" if sd > 0.81 and len(result["seeds"]) == 8 else "no more seeds"))
+        return 0
     show(result)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1, default=float) + "\n")

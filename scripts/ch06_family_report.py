@@ -1,6 +1,7 @@
 """The model-family experiment's checks and analysis (results/ch06_family/protocol.md).
 
     python scripts/ch06_family_report.py --edge-check   # after seeds 0-4: grid argmins only, no slopes
+    python scripts/ch06_family_report.py --seed-rule    # after seeds 0-9: the per-seed sd alone
     python scripts/ch06_family_report.py                # after seeds 0-9 (or 0-11): the full analysis
     python scripts/ch06_family_report.py --json results/ch06_family/analysis.json
 
@@ -58,6 +59,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--edge-check", action="store_true", help="the edge rule after seeds 0-4 only")
     parser.add_argument("--json", help="also write the analysis to this file")
+    parser.add_argument("--seed-rule", action="store_true",
+                        help="print only the per-seed sd of the primary estimate (the seed rule reads nothing else)")
     args = parser.parse_args(argv)
     curves, missing = decisive.load_stage1(FOLDER, FILES)
     if args.edge_check:
@@ -68,6 +71,11 @@ def main(argv=None) -> int:
         raise SystemExit(str(error)) from None
     v = result["estimators"]["primary"]["verdict"]
     sd = v["tests"]["none"]["sd"]
+    if args.seed_rule:
+        print(f"seeds {result['seeds']}: per-seed sd of the slope (primary) = {sd:.3f}; seed rule: "
+              + (f"seeds 10-11 (sd > {SEED_RULE_SD})" if sd > SEED_RULE_SD and len(result["seeds"]) == 10
+                 else "no more seeds"))
+        return 0
     print(f"seeds {result['seeds']}; per-seed sd of the slope {sd:.3f} (seed rule: seeds 10-11 if above "
           f"{SEED_RULE_SD} after seed 9)")
     for name, entry in result["estimators"].items():
