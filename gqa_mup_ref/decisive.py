@@ -38,6 +38,7 @@ __all__ = [
     "sign_flip_p",
     "power",
     "mde",
+    "predictions",
     "verdict",
     "SHIFT",
     "SLOPE",
