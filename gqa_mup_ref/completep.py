@@ -355,8 +355,12 @@ def landscape_mismatch(rows: Sequence[Mapping], target: tuple[str, int], proxy: 
     Per cell ``c`` and seed ``s``, ``d_{s,c} = loss_target − loss_proxy``. The statistic is the RMS over
     cells of the seed-mean ``(d_{0,c} + d_{1,c})/2`` around its mean over cells (0: same landscape,
     shifted). Its seed-split twin, built from ``(d_{0,c} − d_{1,c})/2``, has the same noise and no
-    signal: that is ``noise``. Under Gaussian noise their ratio has the null distribution of
-    ``√(χ²_k / χ²_k)`` (``k`` = cells − 1); ``threshold = noise ×`` its ``quantile`` (seeded draws).
+    signal: that is ``noise``. Under Gaussian noise of equal variance their ratio has the null
+    distribution of ``√(χ²_k / χ²_k)`` with ``k`` = cells − 1. The noise is not equal across cells (runs at
+    a large learning rate scatter more), so ``k`` is the Satterthwaite effective number,
+    ``(Σ v_c)² / Σ v_c² − 1``, with ``v_c`` the seed-split variance pooled over the cells of ``c``'s learning
+    rate; ``threshold = noise ×`` the ratio's ``quantile`` (seeded draws). Correlation between cells beyond
+    the common offset is not modelled.
     """
     import numpy as np
 
@@ -374,9 +378,12 @@ def landscape_mismatch(rows: Sequence[Mapping], target: tuple[str, int], proxy: 
     def spread(x):
         return float(np.sqrt(np.mean((x - x.mean()) ** 2)))
 
-    k = len(cells) - 1
+    half = (d[0] - d[1]) / 2
+    pooled = {lr: float(np.mean([h ** 2 for h, c in zip(half, cells) if c[0] == lr])) for lr in {c[0] for c in cells}}
+    v = np.array([pooled[c[0]] for c in cells])
+    k = float(v.sum() ** 2 / (v ** 2).sum()) - 1 if v.any() else len(cells) - 1.0
     chi = np.random.default_rng(0).chisquare(k, size=(2, draws))
     ratio = float(np.quantile(np.sqrt(chi[0] / chi[1]), quantile))
-    noise = spread((d[0] - d[1]) / 2)
+    noise = spread(half)
     return {"mismatch": spread(d.mean(axis=0)), "noise": noise, "null_ratio": ratio,
-            "threshold": noise * ratio, "cells": len(cells)}
+            "threshold": noise * ratio, "cells": len(cells), "effective_dof": k}

@@ -88,7 +88,7 @@ def train_branches(depth: int, k: int, alpha: float, *, width: int = 128, batch:
         raise ValueError(f"k={k}: branches have 1 matrix (W x) or 2 (W2 relu(W1 x))")
     if depth < 1 or steps < 1:
         raise ValueError(f"depth={depth} and steps={steps} must be positive")
-    rho, lr_factor = _depth_scaling(width, depth, alpha)
+    a_l, lr_factor = _depth_scaling(width, depth, alpha)
     gen = torch.Generator().manual_seed(seed)
     init = [[torch.randn(width, width, generator=gen) / math.sqrt(width) for _ in range(k)]
             for _ in range(depth)]
@@ -104,7 +104,7 @@ def train_branches(depth: int, k: int, alpha: float, *, width: int = 128, batch:
         x, inputs = x0, []
         for block in blocks:
             inputs.append(x)
-            x = x + rho * branch(block, x)
+            x = x + a_l * branch(block, x)
         return x, inputs
 
     with torch.no_grad():
@@ -127,12 +127,12 @@ def train_branches(depth: int, k: int, alpha: float, *, width: int = 128, batch:
             first, cross = branch_change(old, new, h)
             if k == 2:
                 ratios.append((cross.norm() / first.norm()).item())
-            updates.append((depth * rho * (first + cross).norm() / h.norm()).item())
+            updates.append((depth * a_l * (first + cross).norm() / h.norm()).item())
             changes.append((torch.linalg.matrix_norm(new[0] - old[0], 2)
                             / torch.linalg.matrix_norm(old[0], 2)).item())
     return {
         "depth": depth, "k": k, "alpha": alpha, "seed": seed, "width": width,
-        "rho": rho, "lr": base_lr * lr_factor,
+        "a_L": a_l, "lr": base_lr * lr_factor,
         "cross_ratio": statistics.fmean(ratios) if ratios else 0.0,
         "block_update": statistics.fmean(updates),
         "weight_change": statistics.fmean(changes),

@@ -99,8 +99,19 @@ def test_landscape_mismatch_separates_a_changed_shape_from_seed_noise():
 
 def test_landscape_mismatch_null_quantile_is_the_square_root_of_an_f_quantile():
     stats = pytest.importorskip("scipy.stats")
-    ratio = cp.landscape_mismatch(_landscape_rows(0.0, 0.01), ("t", 128), ("p", 32))["null_ratio"]
-    assert ratio == pytest.approx(math.sqrt(stats.f.ppf(0.95, 8, 8)), rel=0.02)
+    result = cp.landscape_mismatch(_landscape_rows(0.0, 0.01), ("t", 128), ("p", 32))
+    k = result["effective_dof"]
+    assert 1 <= k <= 8  # Satterthwaite: at most cells - 1, equality only for equal pooled variances
+    assert result["null_ratio"] == pytest.approx(math.sqrt(stats.f.ppf(0.95, k, k)), rel=0.02)
+
+
+def test_landscape_mismatch_counts_fewer_effective_cells_when_one_learning_rate_is_noisier():
+    rows = _landscape_rows(0.0, 0.0)
+    generator = torch.Generator().manual_seed(3)
+    for row in rows:  # the three cells at log2 lr = -5 get ten times the noise of the others
+        row["val_loss"] += (0.1 if row["log2_lr"] == -5 else 0.01) * float(torch.randn((), generator=generator))
+    k = cp.landscape_mismatch(rows, ("t", 128), ("p", 32))["effective_dof"]
+    assert 1 <= k < 4  # about (3·100 + 6)² / (3·100² + 6) - 1 = 2.1 if the pooled variances were exact
 
 
 # The stored runs of both sweeps re-train in tests/test_reproduction.py (calm runs, measured tolerance).

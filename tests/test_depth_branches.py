@@ -45,7 +45,7 @@ def test_a_one_matrix_branch_has_no_cross_term():
 def test_the_run_uses_each_alphas_own_multiplier_and_learning_rate(alpha, depth):
     """ρ = L^-α and Adam LR = base · (BASE_WIDTH / width) · L^(α-1), written out (base depth 1)."""
     run = db.train_branches(depth, 1, alpha, width=128, batch=4, steps=1, base_lr=0.01)
-    assert run["rho"] == pytest.approx(depth**-alpha)
+    assert run["a_L"] == pytest.approx(depth**-alpha)
     assert run["lr"] == pytest.approx(0.01 * (db.BASE_WIDTH / 128) * depth ** (alpha - 1))
     assert run["cross_ratio"] == 0.0 and run["block_update"] > 0
 
