@@ -45,6 +45,7 @@ __all__ = [
     "STAGE1_FILES",
     "load_stage1",
     "analyse",
+    "report_markdown",
 ]
 
 HYPOTHESES = ("inv-sqrt-r", "none", "gqa", "sqrt-r")
@@ -365,3 +366,45 @@ def analyse(curves: Mapping[tuple[int, int], Sequence[Point]], missing: Mapping[
     out["estimator_dependent"] = [e for e in ("argmin", "no-collapsed")
                                   if out["estimators"][e]["verdict"]["case"] != primary]
     return out
+
+
+# ----------------------------------------------------------------------------- the report, as Markdown
+
+
+def _p(value: float) -> str:
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def report_markdown(result: Mapping) -> dict[str, str]:
+    """The protocol's report of :func:`analyse` as Markdown for the book: ``tests`` (per hypothesis: the
+    predicted and measured estimand, 95 % interval, ``t`` and sign-flip ``p``, verdict, MDE), ``sensitivity``
+    (each estimator's mean, sd and decision-rule case), and ``details`` (seeds, estimator, censored, dropped
+    and collapsed counts, and "estimator-dependent" where the sensitivity rule applies), and ``verdict``: the
+    decision rule's sentence, with those details appended as the protocol requires."""
+    primary = result["estimators"]["primary"]
+    v = primary["verdict"]
+    rows = ["| factor | predicted | mean | 95 % interval | t test p | sign-flip p | verdict | MDE (80 %) |",
+            "|---|---|---|---|---|---|---|---|"]
+    for name, t in v["tests"].items():
+        rows.append(f"| `{name}` | {t['prediction']:+.2f} | {t['mean']:+.2f} | [{t['low']:+.2f}, {t['high']:+.2f}] "
+                    f"| {_p(t['p'])} | {_p(t['sign_flip_p'])} | {'excluded' if t['excluded'] else 'not excluded'} "
+                    f"| {t['mde']:.2f} |")
+    d = v["direct"]
+    rows.append(f"| `none` vs `gqa` (direct) | {d['null']:+.2f} (midpoint) | {d['mean']:+.2f} | "
+                f"[{d['low']:+.2f}, {d['high']:+.2f}] | {_p(d['p'])} | {_p(d['sign_flip_p'])} | "
+                f"{'separated, towards ' + d['towards'] if d['rejects'] else 'not separated'} | {d['mde']:.2f} |")
+    sens = ["| estimator | mean | sd | excluded | decision-rule case |", "|---|---|---|---|---|"]
+    for name, entry in result["estimators"].items():
+        ev = entry["verdict"]
+        excluded = ", ".join(f"`{h}`" for h, t in ev["tests"].items() if t["excluded"]) or "none"
+        sens.append(f"| {ESTIMATORS[name]} | {ev['tests']['none']['mean']:+.2f} | {ev['tests']['none']['sd']:.2f} "
+                    f"| {excluded} | {ev['case']} |")
+    n_collapsed = sum(len(seeds) for seeds in result["collapsed"].values())
+    seeds = result["seeds"]
+    details = (f"seeds {seeds[0]}–{seeds[-1]} ({len(seeds)}), primary estimator (three-point parabola); "
+               f"censored seeds: {len(primary['censored_seeds'])}; dropped seeds: {len(primary['dropped_seeds'])}; "
+               f"collapsed runs: {n_collapsed}; diverged runs: {result['diverged']}")
+    if result["estimator_dependent"]:
+        details += "; estimator-dependent (" + ", ".join(ESTIMATORS[e] for e in result["estimator_dependent"]) + ")"
+    return {"tests": "\n".join(rows), "sensitivity": "\n".join(sens), "details": details,
+            "verdict": v["summary"][0].upper() + v["summary"][1:].rstrip(".") + f" ({details})."}

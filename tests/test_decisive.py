@@ -143,3 +143,22 @@ def test_the_analysis_reports_each_estimator_censoring_and_machines():
     assert result["windows_mixing_machines"] == {"r=1 seed=0": ["AVX2", "AVX512"]}
     assert result["collapsed"] == {} and result["diverged"] == 0
     assert result["estimator_dependent"] == []
+
+
+def test_the_report_is_markdown_tables_and_the_protocols_sentence_with_its_details():
+    offsets = (-0.2, 0.1, 0.0, 0.15, -0.1, 0.05, 0.2, -0.05)
+    curves = {}
+    for seed, dx in enumerate(offsets):
+        curves[1, seed] = curve(-0.5 + dx)
+        curves[8, seed] = curve(-0.5 + 2 * dx, flags={1.5: "collapsed"})
+    result = decisive.analyse(curves, {})
+    md = decisive.report_markdown(result)
+    lines = md["tests"].splitlines()
+    assert lines[0].startswith("| factor |") and len(lines) == 2 + len(decisive.HYPOTHESES) + 1
+    assert "| `gqa` | +0.94 |" in md["tests"] and "(direct)" in lines[-1]
+    assert len(md["sensitivity"].splitlines()) == 2 + len(decisive.ESTIMATORS)
+    assert "seeds 0–7 (8)" in md["details"] and "collapsed runs: 8" in md["details"]
+    assert md["verdict"].startswith("The best key+value multiplier moves by s̄ = ")
+    assert md["verdict"].endswith(f"({md['details']}).")
+    case = result["estimators"]["primary"]["verdict"]["case"]
+    assert case in (1, 2)  # the shifts sit near none's 0, far from gqa's +0.94
