@@ -61,8 +61,9 @@ ESTIMATORS: dict[str, str] = {
 
 ALPHA = 0.05
 TARGET_POWER = 0.8
+UNDERPOWERED_SD = 1.05  # protocol: a 12-seed sd above this is reported as underpowered for the gqa-none gap
 
-SHIFT = "the best key+value multiplier moves by s̄ = {mean:+.2f} octave"
+SHIFT = "at d = 32, the best key+value multiplier moves from r = 1 to r = 8 by s̄ = {mean:+.2f} octave"
 """The decisive experiment's estimand, as its verdict sentences name it."""
 
 SLOPE = "the best key+value multiplier moves by b̄ = {mean:+.2f} octave per doubling of width"
@@ -114,8 +115,9 @@ def seed_optimum(points: Sequence[Point], estimator: str = "primary") -> dict:
     Returns ``{"x": value, "censored": None | "low" | "high", "how": text}``. An argmin at the first or
     last grid point is *censored* there (its value is that point). The primary estimator fits the parabola
     through the argmin and its two grid neighbours and falls back to the argmin when a neighbour diverged;
-    ``no-collapsed`` first drops collapsed runs; ``five-point`` uses two neighbours on each side (fewer at
-    the ends of the grid). Raises ``ValueError`` when no usable run is left (every run diverged or
+    ``no-collapsed`` first drops collapsed runs and fits the three nearest remaining runs (shifted inward
+    when the argmin is the last one that did not collapse; censoring still only at the grid's ends);
+    ``five-point`` uses two neighbours on each side (fewer at the ends of the grid). Raises ``ValueError`` when no usable run is left (every run diverged or
     collapsed): the protocol drops such a seed and reports it.
     """
     if estimator not in ESTIMATORS:
@@ -128,12 +130,16 @@ def seed_optimum(points: Sequence[Point], estimator: str = "primary") -> dict:
     best = usable[i]
     if estimator != "no-collapsed" and best.collapsed and all(p.collapsed for p in finite):
         raise ValueError("every run of this seed collapsed")
-    if i == 0 or i == len(usable) - 1:
-        return {"x": best.x, "censored": "low" if i == 0 else "high", "how": "argmin at the grid's edge"}
+    if best.x in (points[0].x, points[-1].x):  # censored only at the grid's own ends
+        return {"x": best.x, "censored": "low" if best.x == points[0].x else "high", "how": "argmin at the grid's edge"}
     if estimator == "argmin":
         return {"x": best.x, "censored": None, "how": "grid argmin"}
     half = 2 if estimator == "five-point" else 1
-    window = usable[max(0, i - half): i + half + 1]
+    if estimator == "no-collapsed":  # the three nearest runs that did not collapse, shifted inward at their ends
+        start = min(max(0, i - half), max(0, len(usable) - (2 * half + 1)))
+        window = usable[start: start + 2 * half + 1]
+    else:
+        window = usable[max(0, i - half): i + half + 1]
     if not all(math.isfinite(p.loss) for p in window):
         return {"x": best.x, "censored": None, "how": "grid argmin (a neighbour diverged)"}
     vertex = _vertex(window)
@@ -264,16 +270,21 @@ def verdict(values: Sequence[float], alpha: float = ALPHA, r_low: int = 1, r_hig
             "summary": _sentence(case, tests, direct, estimand)}
 
 
+def _p(value: float) -> str:
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
 def _sentence(case: int, tests: Mapping[str, Mapping], direct: Mapping, estimand: str = SHIFT) -> str:
     t = tests["none"]
     head = (estimand.format(mean=t["mean"])
             + f" [95 % CI {t['low']:+.2f}, {t['high']:+.2f}] over {t['n']} seeds")
-    p = {name: f"p = {test['p']:.3f}" for name, test in tests.items()}
-    direct_p = f"p = {direct['p']:.3f}, MDE {direct['mde']:.2f} octave"
+    p = {name: f"p {_p(test['p']) if test['p'] < 0.001 else '= ' + _p(test['p'])}" for name, test in tests.items()}
+    direct_p = (f"p {_p(direct['p']) if direct['p'] < 0.001 else '= ' + _p(direct['p'])}, "
+                f"MDE {direct['mde']:.2f} octave")
     if case in (1, 2, 3, 4):
         out, kept = ("gqa", "none") if case in (1, 2) else ("none", "gqa")
         text = (f"{head}; {out}'s predicted {tests[out]['prediction']:+.2f} is excluded ({p[out]}), "
-                f"{kept}'s {tests[kept]['prediction']:+.2f} is not ({p[kept]})")
+                f"{kept}'s {tests[kept]['prediction']:+.2f} is not ({p[kept]}; MDE {tests[kept]['mde']:.2f} octave)")
         if case in (1, 3):
             return text + f", and seed by seed the shifts are closer to {kept} than to {out} ({direct_p})."
         return text + f"; the direct comparison does not separate them at 5 % ({direct_p})."
@@ -371,16 +382,14 @@ def analyse(curves: Mapping[tuple[int, int], Sequence[Point]], missing: Mapping[
 # ----------------------------------------------------------------------------- the report, as Markdown
 
 
-def _p(value: float) -> str:
-    return "< 0.001" if value < 0.001 else f"{value:.3f}"
-
-
 def report_markdown(result: Mapping) -> dict[str, str]:
     """The protocol's report of :func:`analyse` as Markdown for the book: ``tests`` (per hypothesis: the
     predicted and measured estimand, 95 % interval, ``t`` and sign-flip ``p``, verdict, MDE), ``sensitivity``
-    (each estimator's mean, sd and decision-rule case), and ``details`` (seeds, estimator, censored, dropped
-    and collapsed counts, and "estimator-dependent" where the sensitivity rule applies), and ``verdict``: the
-    decision rule's sentence, with those details appended as the protocol requires."""
+    (each estimator's mean, sd and decision-rule case), ``collapsed`` (runs per grid point, with seeds),
+    ``machines`` (primary windows mixing instruction sets), ``extra`` (the tests without censored seeds, and
+    the underpowered statement when a 12-seed sd exceeds :data:`UNDERPOWERED_SD`), ``details`` (seeds,
+    estimator, censored, dropped and collapsed counts, and "estimator-dependent" where the sensitivity rule
+    applies), and ``verdict``: the decision rule's sentence, with those details appended."""
     primary = result["estimators"]["primary"]
     v = primary["verdict"]
     rows = ["| factor | predicted | mean | 95 % interval | t test p | sign-flip p | verdict | MDE (80 %) |",
@@ -401,10 +410,26 @@ def report_markdown(result: Mapping) -> dict[str, str]:
                     f"| {excluded} | {ev['case']} |")
     n_collapsed = sum(len(seeds) for seeds in result["collapsed"].values())
     seeds = result["seeds"]
+    by_point = ["| grid point | collapsed runs (seeds) |", "|---|---|"]
+    for point, point_seeds in result["collapsed"].items():
+        label = point.replace("r=", "r = ").replace(" log2mu=", ", log₂ μ = ")
+        by_point.append(f"| {label} | {len(point_seeds)} ({', '.join(map(str, point_seeds))}) |")
+    mixed = result["windows_mixing_machines"]
+    machines = (f"{len(mixed)} of the {2 * len(seeds)} primary windows mix runs made on different instruction sets "
+                f"({', '.join(mixed)})" if mixed else "every primary window was made on one instruction set")
+    extra = []
+    if "verdict_without_censored" in primary:
+        w = primary["verdict_without_censored"]
+        extra.append(f"Without the censored seeds: decision-rule case {w['case']} ({w['summary']})")
+    if len(seeds) >= 12 and v["tests"]["none"]["sd"] > UNDERPOWERED_SD:
+        extra.append(f"The per-seed sd, {v['tests']['none']['sd']:.2f}, exceeds {UNDERPOWERED_SD}: the protocol "
+                     f"calls the experiment underpowered for the {abs(v['tests']['gqa']['prediction']):.2f}-octave gap "
+                     f"(MDE {v['tests']['none']['mde']:.2f} octave)")
     details = (f"seeds {seeds[0]}–{seeds[-1]} ({len(seeds)}), primary estimator (three-point parabola); "
                f"censored seeds: {len(primary['censored_seeds'])}; dropped seeds: {len(primary['dropped_seeds'])}; "
                f"collapsed runs: {n_collapsed}; diverged runs: {result['diverged']}")
     if result["estimator_dependent"]:
         details += "; estimator-dependent (" + ", ".join(ESTIMATORS[e] for e in result["estimator_dependent"]) + ")"
     return {"tests": "\n".join(rows), "sensitivity": "\n".join(sens), "details": details,
+            "collapsed": "\n".join(by_point), "machines": machines, "extra": " ".join(e + "." for e in extra),
             "verdict": v["summary"][0].upper() + v["summary"][1:].rstrip(".") + f" ({details})."}

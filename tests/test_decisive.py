@@ -158,7 +158,20 @@ def test_the_report_is_markdown_tables_and_the_protocols_sentence_with_its_detai
     assert "| `gqa` | +0.94 |" in md["tests"] and "(direct)" in lines[-1]
     assert len(md["sensitivity"].splitlines()) == 2 + len(decisive.ESTIMATORS)
     assert "seeds 0–7 (8)" in md["details"] and "collapsed runs: 8" in md["details"]
-    assert md["verdict"].startswith("The best key+value multiplier moves by s̄ = ")
+    assert md["verdict"].startswith("At d = 32, the best key+value multiplier moves from r = 1 to r = 8 by s̄ = ")
+    assert "MDE" in md["verdict"] and "| r = 8, log₂ μ = +1.50 | 8 (0, 1, 2, 3, 4, 5, 6, 7) |" in md["collapsed"]
+    assert md["machines"] == "every primary window was made on one instruction set" and md["extra"] == ""
     assert md["verdict"].endswith(f"({md['details']}).")
     case = result["estimators"]["primary"]["verdict"]["case"]
     assert case in (1, 2)  # the shifts sit near none's 0, far from gqa's +0.94
+
+
+def test_the_no_collapsed_estimator_fits_the_nearest_healthy_runs_and_censors_only_at_the_grid_ends():
+    # collapsed at 0.94 and 1.5, best healthy run at 0.5: not an edge of the grid, so no censoring; the
+    # parabola goes through -0.5, 0 and 0.5 (the protocol's "three nearest non-collapsed points")
+    points = curve(0.4, flags={0.94: "collapsed", 1.5: "collapsed"})
+    points = [Point(p.x, p.loss + (1.0 if p.collapsed else 0.0), p.collapsed) for p in points]
+    out = decisive.seed_optimum(points, "no-collapsed")
+    assert out["censored"] is None and out["x"] == pytest.approx(0.4)
+    edge = decisive.seed_optimum(curve(-3.0), "no-collapsed")
+    assert edge["censored"] == "low" and edge["x"] == GRID[0]
