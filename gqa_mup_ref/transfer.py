@@ -80,8 +80,8 @@ KV_CHOICES = (*KV_FACTORS, "keep")
 KV_EVIDENCE = (
     "What the book's chapter 5 finds so far (small CPU runs, head dims 4 and 32, 3 seeds): no direct "
     "comparison separates the c(r) (gqa) factor from plain muP's 1 (none); sqrt(r) (sqrt-r) is excluded "
-    "at both scales, and c(r)'s prediction at head dim 4, r = 16 only. A pre-registered experiment with "
-    "the power to decide is under way; until it reports, keep r fixed from proxy to target when you can "
+    "at both scales, and c(r)'s prediction at head dim 4, r = 16 only. A pre-registered experiment "
+    "designed to decide is under way; until it reports, keep r fixed from proxy to target when you can "
     "(then every factor gives the same transfer)."
 )
 """The one sentence the package says about choosing a key/value factor when r changes."""
@@ -320,11 +320,13 @@ def _notes(param: Parameterization, kv_factor: str, proxy: Shape, target: Shape,
         notes.append(
             f"r changes from {proxy.r} (proxy) to {target.r} (target): under kv_factor {kv_factor} the "
             f"key/value LR goes from {ratio[0]:.4g} to {ratio[1]:.4g} x the hidden LR; choose with "
-            f"--kv-factor ({', '.join(KV_CHOICES)}). {KV_EVIDENCE} The two candidates differ by "
-            f"c(r_target)/c(r_proxy) = {c_target / c_proxy:.3g} on the keys and values: 'keep' (the proxy's "
-            f"ratio: plain muP's scaling, m^-1 along a family) and 'gqa' (c(r): GQA-muP's, m^-1/2); if you can "
-            f"afford one check on the target, try key/value LRs from the 'keep' value up to "
-            f"{c_target / c_proxy:.3g} times it.")
+            f"--kv-factor ({', '.join(KV_CHOICES)}). {KV_EVIDENCE} The two candidates' key/value LRs differ by "
+            f"c(r_target)/c(r_proxy) = {c_target / c_proxy:.3g} (their weight decays by the inverse, so eta*lambda "
+            f"is the same): 'keep' (the proxy's own ratio, scaled with width like every hidden matrix: m^-1 "
+            f"along a family) and 'gqa' (c(r): tending to m^-1/2 along a family). If you can afford a check on "
+            f"the target, compare key/value LRs between the 'keep' value and {c_target / c_proxy:.3g} times it "
+            f"(same seed, past the warm-up); without one, their geometric mean is within a factor "
+            f"{max(c_target / c_proxy, c_proxy / c_target) ** 0.5:.3g} of either.")
         if target.r > _tested_r(target.head_dim):
             tested = ", ".join(f"r <= {r} at head dim {d}" for d, r in BOOK_TESTED_R.items())
             notes.append(f"the target's r = {target.r} (head dim {target.head_dim}) is beyond the "
