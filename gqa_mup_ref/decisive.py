@@ -42,6 +42,7 @@ __all__ = [
     "verdict",
     "SHIFT",
     "SLOPE",
+    "UNDERPOWERED_SD",
     "STAGE1_FILES",
     "load_stage1",
     "analyse",
@@ -61,7 +62,8 @@ ESTIMATORS: dict[str, str] = {
 
 ALPHA = 0.05
 TARGET_POWER = 0.8
-UNDERPOWERED_SD = 1.05  # protocol: a 12-seed sd above this is reported as underpowered for the gqa-none gap
+UNDERPOWERED_SD = 1.05
+"""The protocol's limit on the 12-seed per-seed sd: above it the report calls the experiment underpowered."""
 
 SHIFT = "at d = 32, the best key+value multiplier moves from r = 1 to r = 8 by s̄ = {mean:+.2f} octave"
 """The decisive experiment's estimand, as its verdict sentences name it."""
