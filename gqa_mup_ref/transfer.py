@@ -79,11 +79,12 @@ KV_CHOICES = (*KV_FACTORS, "keep")
 
 KV_EVIDENCE = (
     "What the book's chapter 5 finds (small CPU runs): in a pre-registered experiment at head dim 32 "
-    "(r = 1 -> 8, 12 seeds), the c(r) (gqa) factor's predicted shift of the best key/value LR is excluded and "
-    "plain muP's (none: no shift) is not, and the shifts lie closer to none's (a direct test that leans on 3 of "
-    "the 12 seeds); sqrt(r) (sqrt-r) is excluded at both scales tested. Keep r fixed from proxy to target when "
-    "you can (then every factor gives the same transfer); if r changes, these data favour 'keep' (the proxy's "
-    "own key/value-to-hidden ratio, plain muP's proportion)."
+    "(r = 1 -> 8, 12 seeds, 400 steps), the c(r) (gqa) factor's predicted shift of the best key/value LR is "
+    "excluded and plain muP's (none: no shift) is not, and on average the shifts lie closer to none's (a direct "
+    "test significant only with 3 of the 12 seeds, whose runs mix machines); sqrt(r) (sqrt-r) is excluded at both "
+    "scales tested; larger head dims and r are untested. Keep r fixed from proxy to target when you can (then "
+    "every factor gives the same transfer); if r changes, these data favour 'keep' (the proxy's own "
+    "key/value-to-hidden ratio, not rescaled with r)."
 )
 """The one sentence the package says about choosing a key/value factor when r changes."""
 
@@ -328,6 +329,9 @@ def _notes(param: Parameterization, kv_factor: str, proxy: Shape, target: Shape,
             f"the target, compare key/value LRs between the 'keep' value and {c_target / c_proxy:.3g} times it "
             f"(same seed, past the warm-up); without one, their geometric mean is within a factor "
             f"{max(c_target / c_proxy, c_proxy / c_target) ** 0.5:.3g} of either.")
+        if target.head_dim > max(BOOK_TESTED_R):
+            notes.append(f"the target's head dim {target.head_dim} is above the largest the book tested across r "
+                         f"({max(BOOK_TESTED_R)}): the evidence above may not carry over")
         if target.r > _tested_r(target.head_dim):
             tested = ", ".join(f"r <= {r} at head dim {d}" for d, r in BOOK_TESTED_R.items())
             notes.append(f"the target's r = {target.r} (head dim {target.head_dim}) is beyond the "

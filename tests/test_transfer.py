@@ -166,6 +166,7 @@ def test_a_change_of_r_gets_the_books_evidence_and_a_range_warning():
     assert f"c(r_target)/c(r_proxy) = {c(4) / c(2):.3g}" in note and f"and {c(4) / c(2):.3g} times it" in note
     assert f"within a factor {math.sqrt(c(4) / c(2)):.3g} of either" in note
     assert not any("beyond the range" in n for n in changed.notes)
+    assert any("head dim 128 is above the largest the book tested across r (32)" in n for n in changed.notes)
     mqa = transfer(PROXY, "width=4096,heads=32,kv_heads=1,depth=32", ETA)  # r = 32 at d = 128
     assert any("r = 32 (head dim 128) is beyond the range the book tested" in n for n in mqa.notes)
     assert not transfer(PROXY, "width=1024,heads=16,kv_heads=8,depth=8", ETA).notes  # r = 2 kept
@@ -186,8 +187,8 @@ def test_the_evidence_sentence_matches_chapter_5s_passing_checks():
         "direct comparison towards none (case 1)" in outputs
     assert "direct comparisons: no gqa-vs-none comparison resolved at either scale; sqrt-r resolved worse " \
         "than none at d = 32 -> PASS" in outputs
-    assert "head dim 32 (r = 1 -> 8, 12 seeds), the c(r) (gqa) factor's predicted shift" in KV_EVIDENCE
-    assert "plain muP's (none: no shift) is not" in KV_EVIDENCE and "leans on 3 of the 12 seeds" in KV_EVIDENCE
+    assert "head dim 32 (r = 1 -> 8, 12 seeds, 400 steps), the c(r) (gqa) factor's predicted shift" in KV_EVIDENCE
+    assert "plain muP's (none: no shift) is not" in KV_EVIDENCE and "only with 3 of the 12 seeds" in KV_EVIDENCE
     assert "sqrt(r) (sqrt-r) is excluded at both scales tested" in KV_EVIDENCE
 
 
