@@ -62,11 +62,11 @@ def time_notebook(path: Path, busy: bool = False) -> dict:
             NotebookClient(notebook, timeout=1800, kernel_name="python3",
                            resources={"metadata": {"path": str(path.parent)}}).execute()
             wall = time.perf_counter() - start
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)  # before the busy process is reaped and counted
         finally:
             if burner is not None:
                 burner.kill()
                 burner.wait()
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {"wall_s": round(wall, 1), "kernel_cpu_s": round(cpu, 1), "load_average_at_start": round(load, 2)}
 
