@@ -60,25 +60,22 @@ DEPTH_LR_RESULTS = "results/ch03_depth_lr"
 WEIGHT_DECAY_RESULTS = "results/ch03_weight_decay"
 DECAY_SEEDS_RESULTS = "results/ch03_decay_seeds"
 """Where the two sweeps and the seed repeats of :func:`decay_config` are stored, relative to the
-repository root (see :func:`results_path`)."""
+repository root (:func:`results_path` finds them)."""
 
 
 def results_path(name: str):
-    """``name`` (e.g. ``DEPTH_LR_RESULTS``) under the repository root that holds this package.
+    """``name`` (e.g. ``DEPTH_LR_RESULTS``, ``"results/..."``) in the book's results folder.
 
-    Raises :class:`FileNotFoundError` when the folder that would hold it (``results/``) is missing: the
-    package was installed from a copy without the committed results, not from a clone.
+    The folder is found by :func:`gqa_mup_ref.results.results_root` (``GQA_MUP_RESULTS``, the checkout that
+    holds this package, or the copy installed with it), which raises :class:`FileNotFoundError` naming the
+    places it looked in and the fix when there is none. The path itself need not exist yet.
     """
-    from pathlib import Path
+    from pathlib import PurePosixPath
 
-    from .sweep import _BOOK_RESULTS_FIX
+    from .results import results_path as located
 
-    root = Path(__file__).resolve().parents[1]
-    if not (root / name).parent.is_dir():
-        raise FileNotFoundError(f"results folder {str(root / name)!r} not found: the package in {str(root)!r} "
-                                f"was not installed from a clone of the repository (pip install -e CLONE); "
-                                f"{_BOOK_RESULTS_FIX}")
-    return root / name
+    parts = PurePosixPath(name).parts
+    return located(*(parts[1:] if parts[:1] == ("results",) else parts))
 
 
 def depth_lr_sweep() -> list[RunConfig]:

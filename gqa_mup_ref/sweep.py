@@ -182,8 +182,11 @@ def _fixed_error(fixed: Mapping, grid: Mapping) -> str | None:
 
 _BOOK_RESULTS_FIX = ("to read the book's committed results, run the notebook from the repository's book/ folder, "
                      "next to its results/ (on Colab, run the notebook's first code cell, which clones the "
-                     "repository and changes into its book/ folder)")
-"""The fix named by errors about a missing results folder (here, :mod:`.completep`, :mod:`.kv_premises`)."""
+                     "repository and changes into its book/ folder), or pass a path made by "
+                     "gqa_mup_ref.results.results_path(...), which also finds the copy installed with the "
+                     "package or the folder named by GQA_MUP_RESULTS")
+"""The fix named by errors about a missing results folder given as a path (:func:`load_sweep_config`,
+:mod:`.kv_premises`); :mod:`.results` names its own when it finds no results folder at all."""
 
 
 def _shown(path: Path) -> str:

@@ -8,13 +8,14 @@ import pytest
 
 from gqa_mup_ref import completep as cp
 from gqa_mup_ref import kv_premises as kp
+from gqa_mup_ref import results
 from gqa_mup_ref import sweep
 
 FIX = "run the notebook from the repository's book/ folder"
 
 
 def test_a_sweep_config_under_a_missing_results_folder_names_it_and_the_fix(tmp_path):
-    # chapters 5 and 6 outside book/: ROOT is the working directory, which has no results/
+    # a sweep config given by a path under a results/ folder that does not exist
     path = tmp_path / "results" / "ch05_small" / "sweep.toml"
     with pytest.raises(ValueError) as error:
         sweep.load_sweep_config(path)
@@ -47,17 +48,20 @@ def test_an_empty_premise_folder_is_an_error_and_a_full_one_loads_in_name_order(
 
 
 def test_results_path_of_a_package_installed_without_the_repository_says_so(tmp_path, monkeypatch):
-    # as after `pip install git+URL`: the package sits in site-packages, with no results/ beside it
-    monkeypatch.setattr(cp, "__file__", str(tmp_path / "site-packages" / "gqa_mup_ref" / "completep.py"))
+    # as after `pip install git+URL` without the results: site-packages has no results/, no copy was installed
+    monkeypatch.delenv(results.ENV_VAR, raising=False)
+    monkeypatch.setattr(results, "__file__", str(tmp_path / "site-packages" / "gqa_mup_ref" / "results.py"))
+    monkeypatch.setattr(results, "_installed_results", lambda: [])
     with pytest.raises(FileNotFoundError) as error:
         cp.results_path(cp.DEPTH_LR_RESULTS)
     message = str(error.value)
-    assert repr(str(tmp_path / "site-packages" / "results" / "ch03_depth_lr")) in message
-    assert "not installed from a clone" in message and FIX in message
+    assert repr(str(tmp_path / "site-packages" / "results")) in message
+    assert "pip install -e ." in message and results.ENV_VAR in message
 
 
 def test_results_path_in_a_clone_allows_a_folder_a_sweep_has_yet_to_write(tmp_path, monkeypatch):
     (tmp_path / "results").mkdir()
-    monkeypatch.setattr(cp, "__file__", str(tmp_path / "gqa_mup_ref" / "completep.py"))
+    monkeypatch.delenv(results.ENV_VAR, raising=False)
+    monkeypatch.setattr(results, "__file__", str(tmp_path / "gqa_mup_ref" / "results.py"))
     assert cp.results_path(cp.WEIGHT_DECAY_RESULTS) == tmp_path / "results" / "ch03_weight_decay"
     assert cp.results_path(cp.DEPTH_LR_RESULTS).parent == Path(tmp_path / "results")
