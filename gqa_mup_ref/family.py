@@ -48,6 +48,11 @@ __all__ = [
     "predicted_slope",
     "predicted_multiplier_slope",
     "slopes_per_seed",
+    "EXPERIMENT_FILES",
+    "EXPERIMENT_WIDTHS",
+    "experiment_repetitions",
+    "load_experiment",
+    "analyse_experiment",
     "measured_slopes",
     "PANELS",
     "plot_family",
@@ -215,6 +220,47 @@ def slopes_per_seed(curves: Mapping[tuple[int, int], Sequence], widths_of_r: Map
         out[seed] = {"slope": slope, "optima": {w: o["x"] for w, o in optima.items()},
                      "censored": sum(o["censored"] is not None for o in optima.values())}
     return out
+
+
+# ----------------------------------------------------------------------------- the transfer experiment
+
+EXPERIMENT_FILES = ("sweep.toml", "sweep_edge_low.toml", "sweep_edge_high.toml", "sweep_more_seeds.toml")
+"""The pre-registered model-family experiment's sweep files (``results/ch06_family``): the planned stage 1
+first, then the contingent edge and seed extensions (used where they have stored runs)."""
+
+EXPERIMENT_WIDTHS = (64, 256)
+"""Its two widths: one key/value head of dimension 16, so ``r = 4`` and ``r = 16``."""
+
+
+def experiment_repetitions(widths: Sequence[int] = EXPERIMENT_WIDTHS, head_dim: int = 16,
+                           n_kv_head: int = 1) -> dict[int, int]:
+    """``{width: r}`` along the family (``r = n / (d·H_kv)``, from :func:`family_shapes`)."""
+    return {s["width"]: s["n_head"] // s["n_kv_head"] for s in family_shapes(widths, head_dim, n_kv_head)}
+
+
+def load_experiment(folder) -> tuple[dict, dict[int, int]]:
+    """The experiment's stored curves ``{(r, seed): points}`` and the missing runs per seed
+    (:func:`gqa_mup_ref.decisive.load_stage1` over :data:`EXPERIMENT_FILES`)."""
+    from .decisive import load_stage1
+
+    return load_stage1(folder, EXPERIMENT_FILES)
+
+
+def analyse_experiment(curves: Mapping, missing: Mapping[int, int] | None = None,
+                       widths: Sequence[int] = EXPERIMENT_WIDTHS) -> dict:
+    """The protocol's analysis (:func:`gqa_mup_ref.decisive.analyse`) with the per-seed estimand
+
+    .. math:: b = \\frac{\\log_2 \\mu^*(n_2) - \\log_2 \\mu^*(n_1)}{\\log_2 (n_2 / n_1)},
+
+    the slope of the best key+value multiplier per doubling of width, tested against each factor's
+    :func:`predicted_multiplier_slope`. Raises ``ValueError`` while a seed is incomplete."""
+    from .decisive import HYPOTHESES, SLOPE, analyse
+
+    low, high = widths
+    r_of = experiment_repetitions(widths)
+    predicted = {f: predicted_multiplier_slope(f, widths) for f in HYPOTHESES}
+    return analyse(curves, missing, r_low=r_of[low], r_high=r_of[high], scale=1 / math.log2(high / low),
+                   predicted=predicted, estimand=SLOPE)
 
 
 # ----------------------------------------------------------------------------- the coordinate check

@@ -18,22 +18,10 @@ import json
 import sys
 from pathlib import Path
 
-from gqa_mup_ref import decisive, family
+from gqa_mup_ref import family
 
 FOLDER = Path(__file__).resolve().parents[1] / "results" / "ch06_family"
-FILES = ("sweep.toml", "sweep_edge_low.toml", "sweep_edge_high.toml", "sweep_more_seeds.toml")
-WIDTHS = (64, 256)
-R_OF_WIDTH = {64: 4, 256: 16}  # one key/value head of dimension 16: r = n / 16
 SEED_RULE_SD = 0.370  # protocol: after seed 9, seeds 10-11 if the per-seed sd of the slope exceeds this
-
-
-def predicted() -> dict[str, float]:
-    return {f: family.predicted_multiplier_slope(f, WIDTHS) for f in decisive.HYPOTHESES}
-
-
-def analyse(curves: dict, missing: dict[int, int]) -> dict:
-    return decisive.analyse(curves, missing, r_low=R_OF_WIDTH[64], r_high=R_OF_WIDTH[256], scale=0.5,
-                            predicted=predicted(), estimand=decisive.SLOPE)
 
 
 def edge_check(curves: dict, missing: dict[int, int], seeds=range(5)) -> int:
@@ -62,11 +50,11 @@ def main(argv=None) -> int:
     parser.add_argument("--seed-rule", action="store_true",
                         help="print only the per-seed sd of the primary estimate (the seed rule reads nothing else)")
     args = parser.parse_args(argv)
-    curves, missing = decisive.load_stage1(FOLDER, FILES)
+    curves, missing = family.load_experiment(FOLDER)
     if args.edge_check:
         return edge_check(curves, missing)
     try:
-        result = analyse(curves, missing)
+        result = family.analyse_experiment(curves, missing)
     except ValueError as error:
         raise SystemExit(str(error)) from None
     v = result["estimators"]["primary"]["verdict"]

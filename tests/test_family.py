@@ -175,19 +175,15 @@ def test_a_family_configuration_trains_two_steps():
     assert not result.diverged and result.steps_done == 2 and math.isfinite(result.val_loss)
 
 
-def test_the_family_report_tests_slopes_per_doubling_against_each_factors_prediction():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("ch06_family_report", ROOT / "scripts" / "ch06_family_report.py")
-    report = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(report)
+def test_the_family_analysis_tests_slopes_per_doubling_against_each_factors_prediction():
+    assert family.experiment_repetitions() == {64: 4, 256: 16}  # one key/value head of dimension 16
     grid = MUS
     shift = 0.6  # x*(256) - x*(64): a slope of 0.3 octave per doubling of width
     curves = {}
     for seed, noise in enumerate((-0.1, 0.05, 0.0, 0.1, -0.05)):
         for r, centre in ((4, -0.2), (16, -0.2 + shift + noise)):
             curves[r, seed] = [Point(x, 1.8 + 0.05 * (x - centre) ** 2) for x in grid]
-    result = report.analyse(curves, {})
+    result = family.analyse_experiment(curves, {})
     per_seed = result["estimators"]["primary"]["per_seed"]
     assert [round(v["s"], 6) for v in per_seed.values()] == [round((shift + n) / 2, 6)
                                                              for n in (-0.1, 0.05, 0.0, 0.1, -0.05)]
@@ -197,4 +193,4 @@ def test_the_family_report_tests_slopes_per_doubling_against_each_factors_predic
     assert result["estimators"]["primary"]["verdict"]["direct"]["null"] == pytest.approx(tests["gqa"]["prediction"] / 2)
     assert "per doubling of width" in result["estimators"]["primary"]["verdict"]["summary"]
     with pytest.raises(ValueError, match="incomplete"):
-        report.analyse(curves, {5: 14})
+        family.analyse_experiment(curves, {5: 14})
