@@ -30,7 +30,19 @@ def _depth_axes(ax, depths, title: str) -> None:
     ax.set_yscale("log")
     ax.set_xticks(depths, [str(L) for L in depths])
     ax.set_xlabel("depth L")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title)
+
+
+def _two_by_two(plt, panels: int, height: float):
+    """``(fig, axes, spare)``: ``panels`` (3 or 4) axes in rows of two at the column's width; ``spare`` is
+    the unused fourth slot, switched off (a place for a legend), or ``None``."""
+    from .plots import COLUMN_INCHES
+
+    fig, grid = plt.subplots(2, 2, figsize=(COLUMN_INCHES, height), layout="constrained")
+    spare = grid.flat[3] if panels == 3 else None
+    if spare is not None:
+        spare.set_axis_off()
+    return fig, list(grid.flat[:panels]), spare
 
 
 def _alpha_colors(alphas) -> dict:
@@ -48,7 +60,7 @@ def plot_branch_sums(probes: Sequence[dict]):
 
     colors = _alpha_colors(p["alpha"] for p in probes)
     with plt.rc_context(book_style()):
-        fig, axes = plt.subplots(1, 3, figsize=(10, 3.3), layout="constrained")
+        fig, axes, spare = _two_by_two(plt, 3, 5.4)
         for alpha, color in colors.items():
             group = sorted((p for p in probes if p["alpha"] == alpha), key=lambda p: p["depth"])
             depths = [p["depth"] for p in group]
@@ -63,11 +75,11 @@ def plot_branch_sums(probes: Sequence[dict]):
         axes[2].plot(depths, [1 / math.sqrt(2 * L) for L in depths], ":", color="grey",
                      label="orthogonal (1/√(2L))")
         titles = ["init: RMS of Σ a_L·F_l", "one step: RMS of Σ a_L·δF_l",
-                  "coherence / √(2L): updates (—), init (- -)"]
+                  "coherence / √(2L):\nupdates (—), init (- -)"]
         for ax, title in zip(axes, titles):
             _depth_axes(ax, depths, title)
-        axes[0].legend(fontsize=8)
-        axes[2].legend(fontsize=8)
+        axes[0].legend()
+        spare.legend(*axes[2].get_legend_handles_labels(), loc="center")
     return fig
 
 
@@ -81,7 +93,7 @@ def plot_decay_trajectories(trajectories: dict):
     from .plots import PALETTE, book_style
 
     with plt.rc_context(book_style()):
-        fig, axes = plt.subplots(1, 3, figsize=(11, 3.4), layout="constrained")
+        fig, axes, spare = _two_by_two(plt, 3, 5.8)
         for (label, rows), color in zip(trajectories.items(), PALETTE):
             x = [r["decay_steps"] for r in rows]
             axes[0].plot(x, [r["w_natural"] for r in rows], "-", color=color, label=label)
@@ -89,13 +101,13 @@ def plot_decay_trajectories(trajectories: dict):
             axes[1].plot(x, [equilibrium_rms(r["lr"], r["weight_decay"], r["u_rms"]) for r in rows],
                          "--", color=color, lw=1)
             axes[2].plot(x, [r["rel_update"] for r in rows], "-", color=color, lw=1)
-        titles = ["natural spectral norm of W_in", "RMS entry (dashed: √(η/2λ)·rms(u))",
-                  "per-step relative update η‖u‖₂/‖W‖₂"]
+        titles = ["natural spectral norm of W_in", "RMS entry\n(dashed: √(η/2λ)·rms(u))",
+                  "per-step relative update\nη‖u‖₂/‖W‖₂"]
         for ax, title in zip(axes, titles):
-            ax.set_xlabel("decay timescales elapsed, Σ η_t·λ")
+            ax.set_xlabel("decay timescales, Σ η_t·λ")
             ax.set_yscale("log")
-            ax.set_title(title, fontsize=9)
-        axes[0].legend(fontsize=8, loc="lower right")
+            ax.set_title(title)
+        spare.legend(*axes[0].get_legend_handles_labels(), loc="center")
     return fig
 
 
@@ -121,9 +133,14 @@ def plot_weight_decay_grid(rows: Sequence[Mapping], settings: Sequence[tuple[str
         grids.append(grid)
     finite = [v for g in grids for row in g for v in row if math.isfinite(v)]
     with plt.rc_context(book_style() | {"axes.grid": False}):
-        fig, axes = plt.subplots(1, len(settings), figsize=(3.2 * len(settings) + 0.8, 3.2),
+        from .plots import COLUMN_INCHES
+
+        rows_ = math.ceil(len(settings) / 2)
+        fig, axes = plt.subplots(rows_, 2, figsize=(COLUMN_INCHES, 3.0 * rows_ + 0.3),
                                  layout="constrained", squeeze=False)
-        for ax, (param, width), grid in zip(axes[0], settings, grids):
+        for spare in axes.flat[len(settings):]:
+            spare.set_axis_off()
+        for ax, (param, width), grid in zip(axes.flat, settings, grids):
             image = ax.imshow(grid, origin="lower", cmap="viridis_r", vmin=min(finite),
                               vmax=max(finite), aspect="auto")
             best = min(((v, i, j) for i, row in enumerate(grid) for j, v in enumerate(row)
@@ -132,14 +149,14 @@ def plot_weight_decay_grid(rows: Sequence[Mapping], settings: Sequence[tuple[str
             ax.add_patch(plt.Rectangle((bj - 0.5, bi - 0.5), 1, 1, fill=False, ec="red", lw=2))
             for i, row in enumerate(grid):
                 for j, v in enumerate(row):
-                    ax.text(j, i, f"{v:.3f}", ha="center", va="center", fontsize=7,
+                    ax.text(j, i, f"{v:.3f}", ha="center", va="center", fontsize=8,
                             color="white" if v > (min(finite) + max(finite)) / 2 else "black")
             ax.set_xticks(range(len(lrs)), [f"{v:g}" for v in lrs])
             ax.set_yticks(range(len(wds)), [f"{v:g}" for v in wds])
             ax.set_xlabel("log₂ η (base LR)")
             ax.set_ylabel("log₂ λ (base decay)")
-            ax.set_title(f"{param}, width {width}", fontsize=9)
-        fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="val loss")
+            ax.set_title(f"{param}, width {width}")
+        fig.colorbar(image, ax=axes.flat[:len(settings)], shrink=0.8, label="val loss")
     return fig
 
 
@@ -154,7 +171,7 @@ def depth_view(probe: dict):
     blocks = probe["blocks"]
     index = [b["block"] + 1 for b in blocks]
     with plt.rc_context(book_style()):
-        fig, axes = plt.subplots(1, 2, figsize=(8, 2.9), layout="constrained")
+        fig, axes = plt.subplots(1, 2, figsize=(6.7, 3.1), layout="constrained")
         axes[0].plot(index, [b["stream_rms"] for b in blocks], "o-", color=PALETTE[0],
                      label="stream x_l at init")
         axes[0].plot(index, [b["branch_rms"] for b in blocks], "s-", color=PALETTE[1],
@@ -165,14 +182,14 @@ def depth_view(probe: dict):
         axes[0].set_ylim(1e-3, 2.0)
         axes[0].set_xlabel("block l")
         axes[0].set_ylabel("RMS entry")
-        axes[0].legend(fontsize=7, loc="upper left")
+        axes[0].legend(fontsize=8, loc="upper left")
         axes[1].bar(index, [b["rel_update"] for b in blocks], color=PALETTE[3])
         axes[1].set_ylim(0, 4)
         axes[1].set_xlabel("block l")
         axes[1].set_ylabel("‖ΔW_in‖₂ / ‖W_in‖₂")
         fig.suptitle(f"L = {probe['depth']}, α = {probe['alpha']:g}, a_L = "
                      f"{probe['residual_multiplier']:.3g}: Σ init {probe['init_sum_rms']:.3f}, "
-                     f"Σ update {probe['update_sum_rms']:.3f}", fontsize=9)
+                     f"Σ update {probe['update_sum_rms']:.3f}")
     alt = (f"Depth L = {probe['depth']}, alpha = {probe['alpha']:g}: per block, the RMS of the residual "
            "stream and of the branch at initialisation and of the branch's one-step change (left, log "
            "scale), and the relative one-step update of the MLP input matrix (right, bars).")
@@ -192,7 +209,7 @@ def plot_depth_coord_check(summary: Sequence[dict], steps: Sequence[int] = (1,))
              ("rel_update", "‖ΔW‖₂/‖W₀‖₂, hidden")]
     depths = sorted({r["depth"] for r in summary})
     with plt.rc_context(book_style()):
-        fig, axes = plt.subplots(1, 4, figsize=(11, 3.0), layout="constrained")
+        fig, axes, _ = _two_by_two(plt, 4, 5.6)
         for ax, (key, title) in zip(axes, names):
             for alpha, color in colors.items():
                 for k, step in enumerate(steps):
@@ -202,5 +219,5 @@ def plot_depth_coord_check(summary: Sequence[dict], steps: Sequence[int] = (1,))
                             "o-" if k == 0 else "o--", color=color, mfc=color if k == 0 else "white",
                             label=f"α = {alpha:g}, step {step}")
             _depth_axes(ax, depths, title)
-        axes[0].legend(fontsize=8)
+        axes[0].legend()
     return fig

@@ -578,10 +578,10 @@ def plot_kv_patterns(rows: Sequence[Mapping], variants: Sequence[str], panels=KV
 
     colors = {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(variants)}
     markers = {v: "osD^vP*X"[i % 8] for i, v in enumerate(variants)}
-    columns = 3
+    columns = 2
     n_rows = -(-(len(panels) + 1) // columns)  # room for the legend
     with plt.rc_context(book_style()):
-        fig, grid = plt.subplots(n_rows, columns, figsize=(9.0, 3.0 * n_rows), layout="constrained",
+        fig, grid = plt.subplots(n_rows, columns, figsize=(6.7, 2.6 * n_rows), layout="constrained",
                                  squeeze=False)
         axes = list(grid.flat)
         for ax, (quantity, role, step, title) in zip(axes, panels):
@@ -599,7 +599,7 @@ def plot_kv_patterns(rows: Sequence[Mapping], variants: Sequence[str], panels=KV
             ax.set_xscale("log", base=2)
             ax.set_yscale("log", base=2)
             ax.set_xticks([1, 2, 4, 8, 16], ["1", "2", "4", "8", "16"])
-            ax.set_title(f"{title}, step {step}", fontsize=10)
+            ax.set_title(f"{title}, step {step}")
             ax.set_xlabel("r = H / H_kv")
         for ax in grid[:, 0]:
             ax.set_ylabel("value / value at r = 1")
@@ -607,8 +607,7 @@ def plot_kv_patterns(rows: Sequence[Mapping], variants: Sequence[str], panels=KV
         handles, labels = axes[0].get_legend_handles_labels()
         for ax in spare:
             ax.axis("off")
-        spare[0].legend(handles, labels, loc="center", fontsize=10, title="rule (dots: measured,\nlines: predicted)",
-                        title_fontsize=10)
+        spare[0].legend(handles, labels, loc="center", title="rule (dots: measured,\nlines: predicted)")
     return fig
 
 

@@ -453,7 +453,7 @@ def plot_random_norms(records: list[dict]):
     import matplotlib.pyplot as plt
 
     with _style():
-        fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.4))
+        fig, (left, right) = plt.subplots(1, 2, figsize=(6.7, 3.2))
         aspect = [r["n_out"] / r["n_in"] for r in records]
         scatter = left.scatter([r["predicted"] for r in records], [r["measured"] for r in records],
                                c=[math.log2(a) for a in aspect], cmap="coolwarm", zorder=3)
@@ -504,7 +504,7 @@ def plot_adam_update(by_batch: dict[int, list[dict]]):
     import matplotlib.pyplot as plt
 
     with _style():
-        fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2))
+        fig, (left, right) = plt.subplots(1, 2, figsize=(6.7, 3.0))
         for batch, records in by_batch.items():
             hidden = [r for r in records if r["layer"] == "hidden"]
             widths = [r["width"] for r in hidden]
@@ -532,7 +532,7 @@ def plot_width_sweep(records: list[dict]):
 
     layers = ("input", "hidden", "output")
     with _style():
-        fig, axes = plt.subplots(2, 3, figsize=(9, 5), sharex=True, sharey="row")
+        fig, axes = plt.subplots(2, 3, figsize=(6.7, 4.8), sharex=True, sharey="row")
         for col, layer in enumerate(layers):
             for param in dict.fromkeys(r["parameterization"] for r in records):
                 rows = [r for r in records if r["layer"] == layer and r["parameterization"] == param]
@@ -550,7 +550,7 @@ def plot_width_sweep(records: list[dict]):
     return fig
 
 
-def layer_view(step: LayerStep, base_lr: float, dpi: int = 70):
+def layer_view(step: LayerStep, base_lr: float):
     """The widget's view of one layer at one width: singular values of ``W`` and ``ΔW``, and the rules.
 
     Left: the sorted singular values of the initial (effective) weight with the Bai–Yin edge
@@ -569,7 +569,7 @@ def layer_view(step: LayerStep, base_lr: float, dpi: int = 70):
     update_sv = torch.linalg.svdvals(step.update)
     std = step.weight.std().item()
     with _style():
-        fig, ax = plt.subplots(figsize=(6, 3))
+        fig, ax = plt.subplots(figsize=(5.4, 2.9))
         index = torch.arange(1, len(weight_sv) + 1)
         ax.loglog(index, weight_sv, label=r"init $W$")
         ax.loglog(index, update_sv.clamp_min(1e-12), label=r"update $\Delta W$")
@@ -607,4 +607,4 @@ def layer_view(step: LayerStep, base_lr: float, dpi: int = 70):
     alt = (f"Sorted singular values, log-log, of the {step.name} layer's initial weight ({n_out} x {n_in}) and of "
            "one Adam update, with dashed lines at the Bai-Yin edge of the weight and at the sign-update norm "
            "eta times the square root of n_out times n_in.")
-    return widgets.VBox([figure_widget(fig, dpi=dpi, alt=alt), widgets.HTML(text)])
+    return widgets.VBox([figure_widget(fig, alt=alt), widgets.HTML(text)])

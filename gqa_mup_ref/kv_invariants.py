@@ -237,7 +237,7 @@ def plot_alignment(summary: dict[tuple[str, int, int, str], dict], parameterizat
     rs = sorted({r for p, r, _, _ in summary if p == parameterization})
     steps = sorted({s for p, _, s, _ in summary if p == parameterization})
     with plt.rc_context(book_style()):
-        fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.2))
+        fig, axes = plt.subplots(1, 2, figsize=(6.7, 3.4), layout="constrained")
         for ax, field, title in ((axes[0], "align", "alignment / random-input baseline"),
                                  (axes[1], "top_energy", "input energy on top directions / random")):
             for j, kind in enumerate(_KINDS):
@@ -249,6 +249,5 @@ def plot_alignment(summary: dict[tuple[str, int, int, str], dict], parameterizat
             ax.set_xscale("log", base=2)
             ax.set_xlabel("repetition $r$")
             ax.set_title(title, fontsize=9)
-        axes[0].legend(fontsize=7, ncol=2)
-        fig.tight_layout()
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=3)
     return fig

@@ -287,11 +287,11 @@ def plot_premises(summary: dict, panels: Sequence[tuple[int, int]], quantities: 
     """
     import matplotlib.pyplot as plt
 
-    from .plots import book_style
+    from .plots import COLUMN_INCHES, book_style
 
     with plt.rc_context(book_style()):
-        fig, axes = plt.subplots(len(quantities), len(panels), figsize=(3.0 * len(panels), 2.5 * len(quantities) + 0.5),
-                                 squeeze=False, sharex=True)
+        fig, axes = plt.subplots(len(quantities), len(panels), squeeze=False, sharex=True,
+                                 figsize=(min(COLUMN_INCHES, 2.3 * len(panels)), 2.3 * len(quantities) + 0.6))
         handles = {}
         for row, name in enumerate(quantities):
             for col, (head_dim, r) in enumerate(panels):
@@ -321,8 +321,8 @@ def plot_premises(summary: dict, panels: Sequence[tuple[int, int]], quantities: 
                 if col == 0:
                     ax.set_ylabel(_SHORT.get(name, name))
                 if row == 0:
-                    ax.set_title(f"d = {head_dim}, r = {r}", fontsize=10)
-        fig.legend(handles.values(), handles.keys(), loc="upper center", ncol=len(handles), fontsize=9,
+                    ax.set_title(f"d = {head_dim}, r = {r}")
+        fig.legend(handles.values(), handles.keys(), loc="upper center", ncol=min(len(handles), 4),
                    handlelength=1.5, columnspacing=1.0)
-        fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.75 / fig.get_figheight()))
     return fig

@@ -415,7 +415,7 @@ def plot_gqa_diagram(n_head: int = 8, kv_heads: Sequence[int] = (8, 2, 1)):
     from .plots import PALETTE
 
     with _style():
-        fig, axes = plt.subplots(1, len(kv_heads), figsize=(3.0 * len(kv_heads), 2.3))
+        fig, axes = plt.subplots(1, len(kv_heads), figsize=(6.7, 2.5))
         for ax, n_kv in zip(axes, kv_heads):
             r = n_head // n_kv
             for h in range(n_head):
@@ -428,7 +428,7 @@ def plot_gqa_diagram(n_head: int = 8, kv_heads: Sequence[int] = (8, 2, 1)):
                 ax.add_patch(plt.Rectangle((centre - width / 2, 0.05), width, 0.5,
                                            color=PALETTE[k % 8], alpha=0.6))
             name = "MHA" if r == 1 else "MQA" if n_kv == 1 else "GQA"
-            ax.set_title(f"{name}: H = {n_head}, H_kv = {n_kv}, r = {r}", fontsize=9)
+            ax.set_title(f"{name}\nH = {n_head}, H_kv = {n_kv}, r = {r}", fontsize=9)
             ax.text(-0.6, 1.85, "queries", ha="right", va="center", fontsize=8)
             ax.text(-0.6, 0.3, "keys,\nvalues", ha="right", va="center", fontsize=8)
             ax.set_xlim(-2.6, n_head - 0.4)
@@ -445,7 +445,7 @@ def plot_norms(records: list[dict], update_records: list[dict]):
     rs = [rec["r"] for rec in records]
     grid = torch.linspace(1, max(rs), 200)
     with _style():
-        fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.2))
+        fig, (left, right) = plt.subplots(1, 2, figsize=(6.7, 3.2))
         left.plot(grid, (1 + grid.sqrt()) / 2, color="0.5", lw=1, label=r"$(1+\sqrt{r})/2$")
         left.plot(rs, [rec["ratio"] for rec in records], "o", label=r"$\|K_\oplus\|_2 / \|D\|_2$ (SVD)")
         left.plot(rs, [rec["gain_rep"] / rec["gain_dense"] for rec in records], "s",
@@ -474,7 +474,7 @@ def plot_corrected_norm(records: list[dict]):
 
     ns = sorted({rec["n"] for rec in records})
     with _style():
-        fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.2), sharey=True)
+        fig, axes = plt.subplots(1, 2, figsize=(6.7, 3.2), sharey=True)
         for key, ax, title in (("plain", axes[0], r"spectral norm $\|K_\oplus\|_2$"),
                                ("corrected", axes[1], r"corrected norm $\|K_\oplus\|_2 / c(r)$")):
             for i, n in enumerate(ns):
@@ -501,7 +501,7 @@ def plot_training_ratios(normalized: dict[tuple[str, int, int], float]):
     rs = sorted({r for _, _, r in normalized})
     grid = torch.linspace(1, max(rs), 200)
     with _style():
-        fig, axes = plt.subplots(1, len(steps), figsize=(4.2 * len(steps), 3.2), sharey=True)
+        fig, axes = plt.subplots(1, len(steps), figsize=(min(6.7, 3.35 * len(steps)), 3.2), sharey=True)
         axes = [axes] if len(steps) == 1 else list(axes)
         for ax, step in zip(axes, steps):
             ax.plot(grid, 2 / (1 + grid.sqrt()), color=PARAM_COLORS["mup"], lw=1, ls="--",
@@ -519,7 +519,7 @@ def plot_training_ratios(normalized: dict[tuple[str, int, int], float]):
     return fig
 
 
-def kv_view(n: int, kv_heads: int, n_head: int = 16, seed: int = 0, dpi: int = 80):
+def kv_view(n: int, kv_heads: int, n_head: int = 16, seed: int = 0):
     """The widget's view for width ``n`` and ``H_kv`` key/value heads (``H = n_head``).
 
     The sorted singular values of ``W_K``, of ``K⊕`` and of a dense ``n × n`` matrix (entries
@@ -542,7 +542,7 @@ def kv_view(n: int, kv_heads: int, n_head: int = 16, seed: int = 0, dpi: int = 8
     spectra = {name: torch.linalg.svdvals(a) for name, a in
                (("dense", dense), ("W_K", w_k), ("K⊕", k_rep))}
     with _style():
-        fig, ax = plt.subplots(figsize=(4.6, 2.4))
+        fig, ax = plt.subplots(figsize=(3.9, 2.6))
         for name, color, label in (("dense", PARAM_COLORS["dense"], f"dense {n}×{n}"),
                                    ("W_K", "C4", f"$W_K$ {n // r}×{n}"),
                                    ("K⊕", "C0", rf"$K_\oplus$ {n}×{n}, rank {n // r}")):
@@ -554,8 +554,8 @@ def kv_view(n: int, kv_heads: int, n_head: int = 16, seed: int = 0, dpi: int = 8
         ax.set_ylim(0, 1 + math.sqrt(n_head) + 0.3)
         ax.set_xlabel("index $i / n$")
         ax.set_ylabel("singular value $s_i$")
-        ax.set_title(f"n = {n}, H = {n_head}, H_kv = {kv_heads}, r = {r}", fontsize=9)
-        ax.legend(fontsize=7, loc="upper right")
+        ax.set_title(f"n = {n}, H = {n_head}, H_kv = {kv_heads}, r = {r}")
+        ax.legend(fontsize=8, loc="upper right")
     mup, gqa = rank_one_update_ratios(n, n_head, r, ("none", "gqa"), seed=seed)
     cells = [
         ("‖K⊕‖₂ (prediction 1+√r)", f"{spectral_norm(k_rep):.2f}", f"{1 + math.sqrt(r):.2f}"),
@@ -572,4 +572,4 @@ def kv_view(n: int, kv_heads: int, n_head: int = 16, seed: int = 0, dpi: int = 8
            f"key/value heads (r = {r}): a dense {n} x {n} Gaussian matrix, the key projection W_K and the repeated "
            f"operator K-plus, whose top singular values reach the dashed line 1 + sqrt(r) while the dense "
            "matrix's reach 2, and whose spectrum ends at rank n/r.")
-    return widgets.HBox([figure_widget(fig, dpi=dpi, alt=alt), widgets.HTML(table)])
+    return widgets.HBox([figure_widget(fig, alt=alt), widgets.HTML(table)])

@@ -17,6 +17,7 @@ __all__ = [
     "PALETTE",
     "PARAM_COLORS",
     "ROLE_COLORS",
+    "COLUMN_INCHES",
     "book_style",
     "param_color",
     "param_label",
@@ -49,8 +50,14 @@ INVARIANT_COLORS = {"none": "#E69F00", "gqa": "#0072B2", "sqrt-r": "#CC79A7"}
 _EXTRA = ["#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#000000", "#F0E442"]
 
 
+COLUMN_INCHES = 6.7
+"""The width of the book's text column at 1280 px (672 CSS px) in inches of figure: a figure this wide or
+narrower is shown at its own size, so its text keeps its point size (:mod:`gqa_mup_ref.page_figures`)."""
+
+
 def book_style() -> dict:
-    """``matplotlib.rcParams`` updates for figures at book width (use with ``plt.rc_context``)."""
+    """``matplotlib.rcParams`` updates for figures at book width (use with ``plt.rc_context``): figures
+    at most :data:`COLUMN_INCHES` wide, no text under 9 pt by default."""
     return {
         "figure.figsize": (6.4, 3.6),
         "figure.dpi": 100,
@@ -60,6 +67,13 @@ def book_style() -> dict:
         "axes.spines.right": False,
         "axes.prop_cycle": __import__("cycler").cycler(color=PALETTE),
         "font.size": 10,
+        "axes.titlesize": 10,
+        "axes.labelsize": 10,
+        "xtick.labelsize": 9,
+        "ytick.labelsize": 9,
+        "legend.fontsize": 9,
+        "legend.title_fontsize": 9,
+        "figure.titlesize": 10,
         "legend.frameon": False,
     }
 
@@ -132,10 +146,12 @@ def plot_lr_curves(
     if optima_rows is None:
         optima_rows = find_optima(labelled, by=("_label", by), metric=metric, window=window)
     best = {(o.get("_label", _row_label(o)), o[by]): o for o in optima_rows}
+    columns = min(len(panels), 2)
+    n_rows = -(-len(panels) // columns)
     with plt.rc_context(book_style()):
-        fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels) + 0.6, 3.4),
+        fig, grid = plt.subplots(n_rows, columns, figsize=(COLUMN_INCHES, 3.0 * n_rows + 0.4),
                                  sharey=True, squeeze=False, layout="constrained")
-        for ax, panel in zip(axes[0], panels):
+        for ax, panel in zip(grid.flat, panels):
             for setting in settings:
                 group = [r for r in labelled if r["_label"] == panel and r[by] == setting]
                 if not group:
@@ -156,7 +172,8 @@ def plot_lr_curves(
                             mew=0.8, color="none" if star["at_edge"] else color, zorder=5)
             ax.set_title(panel, color=param_color(panel, panels))
             ax.set_xlabel("log₂ learning rate")
-        axes[0][0].set_ylabel(metric.replace("_", " ") + " (nats/token)")
+        for row in grid:
+            row[0].set_ylabel(metric.replace("_", " ") + " (nats/token)")
         handles = [Line2D([], [], color=colors[s], lw=1.5, label=f"{by}={s}") for s in settings]
         handles += [Line2D([], [], ls="", marker="*", ms=10, mfc="grey", mec="black",
                            label="fitted optimum"),
@@ -164,7 +181,13 @@ def plot_lr_curves(
                            label="at the edge of the grid")]
         if any(not _finite(r[metric]) for r in labelled):
             handles.append(Line2D([], [], ls="", marker="x", color="black", label="diverged"))
-        fig.legend(handles=handles, loc="outside right center", fontsize=8)
+        spare = list(grid.flat[len(panels):])
+        for ax in spare:
+            ax.set_axis_off()
+        if spare:
+            spare[0].legend(handles=handles, loc="center")
+        else:
+            fig.legend(handles=handles, loc="outside lower center", ncol=3)
     return fig
 
 
@@ -262,7 +285,7 @@ def plot_coord_check(
     styles = ["-", "--", ":", "-."]
     with plt.rc_context(book_style()):
         fig, axes = plt.subplots(len(labels), len(steps),
-                                 figsize=(1.9 * len(steps) + 1.8, 2.3 * len(labels) + 0.4),
+                                 figsize=(min(COLUMN_INCHES, 1.9 * len(steps) + 1.0), 2.3 * len(labels) + 0.9),
                                  sharex=True, sharey=True, squeeze=False, layout="constrained")
         for i, label in enumerate(labels):
             for j, step in enumerate(steps):
@@ -290,8 +313,8 @@ def plot_coord_check(
         present = list(dict.fromkeys(r["role"] for r in rows))
         handles = [Line2D([], [], color=ROLE_COLORS.get(role, "#7F7F7F"), label=role)
                    for role in present]
-        fig.legend(handles=handles, loc="outside right center", fontsize=7,
-                   title="role (style: block)", title_fontsize=7)
+        fig.legend(handles=handles, loc="outside lower center", ncol=min(4, len(handles)),
+                   title="role (line style: block)")
     return fig
 
 
@@ -319,9 +342,14 @@ def plot_multiplier_scans(rows: Sequence[Mapping], scan: str = "key+value", metr
     rs = _sorted_unique(row["r"] for row in scanned)
     best = {b["r"]: b for b in best_multiplier(scanned, scan, metric=metric, window=window)}
     anchor = best.get(1, {}).get("log2_mu_star", math.nan)
+    columns = min(len(rs), 3)
+    n_rows = -(-len(rs) // columns)
     with plt.rc_context(book_style()):
-        fig, axes = plt.subplots(1, len(rs), figsize=(2.9 * len(rs) + 0.6, 3.3), squeeze=False,
-                                 layout="constrained")
+        fig, grid = plt.subplots(n_rows, columns, figsize=(COLUMN_INCHES, 2.6 * n_rows + 0.7), squeeze=False,
+                                 sharey=True, layout="constrained")
+        for ax in grid.flat[len(rs):]:
+            ax.set_axis_off()
+        axes = [list(grid.flat)]
         for ax, r in zip(axes[0], rs):
             group = [row for row in scanned if row["r"] == r]
             by_mu: dict[float, list[float]] = {}
@@ -348,11 +376,11 @@ def plot_multiplier_scans(rows: Sequence[Mapping], scan: str = "key+value", metr
                         color="none" if b["at_edge"] else "black", zorder=5)
             ax.set_title(f"r = {r:g}")
             ax.set_xlabel(f"log₂ μ ({scan} LR)")
-        axes[0][0].set_ylabel(metric.replace("_", " ") + " (nats/token)")
+        for row in grid:
+            row[0].set_ylabel(metric.replace("_", " ") + " (nats/token)")
         handles, labels = axes[0][0].get_legend_handles_labels()
         if handles:
-            fig.legend(handles, labels, loc="outside lower center", ncol=min(4, len(handles)),
-                       fontsize=8)
+            fig.legend(handles, labels, loc="outside lower center", ncol=min(2, len(handles)))
     return fig
 
 
@@ -421,8 +449,8 @@ def plot_decisive(curves: Mapping[tuple[int, int], Sequence], analysis: Mapping,
     tests = primary["verdict"]["tests"]
     colors = {r: c for r, c in zip(r_values, ("#0072B2", "#D55E00", "#009E73"))}
     with plt.rc_context(book_style()):
-        fig, (left, right) = plt.subplots(1, 2, figsize=(9.6, 3.8), layout="constrained",
-                                          gridspec_kw={"width_ratios": [1.6, 1]})
+        fig, (left, right) = plt.subplots(2, 1, figsize=(COLUMN_INCHES, 7.0), layout="constrained",
+                                          gridspec_kw={"height_ratios": [1.3, 1]})
         for r in r_values:
             seeds = sorted(seed for (rr, seed) in curves if rr == r)
             xs = [p.x for p in curves[r, seeds[0]]]
@@ -438,7 +466,7 @@ def plot_decisive(curves: Mapping[tuple[int, int], Sequence], analysis: Mapping,
             left.plot(xs, means, "o-", lw=2.2, color=colors[r], label=f"r = {r} (mean of {len(seeds)} seeds)")
         left.set_xlabel("log₂ μ (key+value LR multiplier)")
         left.set_ylabel("validation loss (nats)")
-        left.legend(fontsize=8, title="thin: one seed; hollow: collapsed run", title_fontsize=8)
+        left.legend(title="thin: one seed; hollow: collapsed run")
         values = [v["s"] for v in primary["per_seed"].values()]
         jitter = [0.08 * ((i % 5) - 2) for i in range(len(values))]
         right.plot(jitter, values, "o", color="black", ms=5, alpha=0.7, label="one seed")
@@ -448,10 +476,9 @@ def plot_decisive(curves: Mapping[tuple[int, int], Sequence], analysis: Mapping,
         for name, test in tests.items():
             color = INVARIANT_COLORS.get(name, "#7F7F7F")
             right.axhline(test["prediction"], color=color, lw=1.2, ls="--")
-            right.text(0.93, test["prediction"], f"{name} predicts", color=color, ha="right", va="bottom",
-                       fontsize=8)
+            right.text(0.93, test["prediction"], f"{name} predicts", color=color, ha="right", va="bottom")
         right.set_xlim(-0.4, 0.95)
         right.set_xticks([])
-        right.set_ylabel(f"shift s = log₂ μ*(r={r_values[-1]}) − log₂ μ*(r={r_values[0]})")
-        right.legend(fontsize=8, loc="best")
+        right.set_ylabel(f"shift s = log₂ μ*(r={r_values[-1]})\n− log₂ μ*(r={r_values[0]})")
+        right.legend(loc="best")
     return fig

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from collections.abc import Callable, Sequence
 
 import ipywidgets as widgets
@@ -17,26 +16,29 @@ import ipywidgets as widgets
 __all__ = ["figure_widget", "precomputed_explorer"]
 
 
-def figure_widget(fig, dpi: int = 90, alt: str | None = None) -> widgets.Image | widgets.HTML:
-    """A matplotlib figure as a PNG widget (the figure is closed).
+def figure_widget(fig, alt: str | None = None) -> widgets.Image | widgets.HTML:
+    """A matplotlib figure as a PNG widget (the figure is closed), drawn as the book's figures are.
 
-    ``alt`` says what the figure shows, for screen readers and for readers whose image does not load.
-    ipywidgets' ``Image`` renders an ``<img>`` with no alt attribute, so with ``alt`` the PNG is an
-    ``<img alt=...>`` (as a data URL) inside an ``HTML`` widget, which shows the same on a static page;
-    without it, an ``Image`` widget.
+    The PNG is :func:`gqa_mup_ref.page_figures.page_png`'s: twice the pixels of its display width (100 CSS px
+    per inch of figure), with the record of its smallest text that the browser check reads; so the figure's
+    size in inches sets its size on the page. ``alt`` says what the figure shows, for screen readers and for
+    readers whose image does not load. ipywidgets' ``Image`` renders an ``<img>`` with no alt attribute, so
+    with ``alt`` the PNG is an ``<img alt=...>`` (as a data URL) inside an ``HTML`` widget, which shows the
+    same on a static page; without it, an ``Image`` widget.
     """
     import matplotlib.pyplot as plt
 
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    from .page_figures import page_png
+
+    png, size = page_png(fig)
     plt.close(fig)
     if alt is None:
-        return widgets.Image(value=buffer.getvalue(), format="png")
+        return widgets.Image(value=png, format="png", width=str(size["width"]))
     if not alt.strip():
         raise ValueError("alt is empty; say in a sentence what the figure shows, or leave alt=None")
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    data = base64.b64encode(png).decode("ascii")
     return widgets.HTML(f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt, quote=True)}" '
-                        'style="max-width: 100%; height: auto">')
+                        f'width="{size["width"]}" style="max-width: 100%; height: auto">')
 
 
 def precomputed_explorer(

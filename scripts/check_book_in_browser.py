@@ -17,10 +17,11 @@ For each page, at a phone width (420 px) and a desktop width (1280 px):
 * navigation works: below the desktop width each visible ☰ and ☷ button opens its drawer (and Escape closes
   it); at the desktop width the visible ☰ hides the sidebar and shows it again;
 * the sidebar numbers the chapters: its entry for ``book/ch0n_*`` starts with "n." (the prose's "Chapter n");
-* the footer names the package version and the commit (or "unknown commit").
-
-Figures whose alt text is missing or a file name are *warnings*, listed apart (``check_book(..., warnings=)``),
-and do not fail the check.
+* the footer names the package version and the commit (or "unknown commit");
+* every figure says in its alt text what it shows (not missing, not a file name or a hash);
+* at the desktop width, every figure's smallest text is drawn at 9 CSS px or more: the PNG's record of its
+  smallest text in image pixels (``gqa_mup_ref.page_figures``) times the width the page shows it at over its
+  natural width; a PNG without that record (a figure not made by ``page_figures.page_png``) fails too.
 
 Used by ``tests/test_browser.py``; also a command for maintainers::
 
@@ -46,6 +47,7 @@ WIDTHS = (420, 1280)
 DESKTOP = 1280
 NARROWEST_DESKTOP = 992  # the themes' breakpoint: below it the sidebars are drawers
 SMALLEST_TABLE_MATH_PX = 11
+SMALLEST_FIGURE_TEXT_PX = 9
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
     "--disable-sync", "--no-first-run", "--disable-quic", "--allow-file-access-from-files",
@@ -238,6 +240,11 @@ _ALT_TEXT = """() => [...document.querySelectorAll('article img')].filter(img =>
       + where.trim().replace(/[\\s¶#]+/g, ' ').slice(0, 70);
   })"""
 
+_FIGURES = """() => [...document.querySelectorAll('article img')]
+  .filter(i => i.getBoundingClientRect().width > 0 && /\\.png$|^data:image\\/png/i.test(i.getAttribute('src') || ''))
+  .map(i => ({src: i.currentSrc || i.src, rendered: i.getBoundingClientRect().width, natural: i.naturalWidth,
+              alt: (i.getAttribute('alt') || '').slice(0, 60)}))"""
+
 _DIALOG_SHOWN = """selector => {
   const dialog = document.querySelector(selector);
   if (!dialog || !dialog.open) return 'did not open';
@@ -253,6 +260,37 @@ _SIDEBAR_SHOWN = """() => { const s = document.getElementById('pst-primary-sideb
 
 DRAWERS = ((".primary-toggle", "#pst-primary-sidebar-modal", "☰ (site navigation)"),
            (".secondary-toggle", "#pst-secondary-sidebar-modal", "☷ (contents of this page)"))
+
+
+def _png_bytes(src: str) -> bytes:
+    """The PNG behind an image's ``src``: a data URL or a file of the built book."""
+    import base64
+    from urllib.parse import unquote, urlparse
+
+    if src.startswith("data:"):
+        return base64.b64decode(src.split(",", 1)[1])
+    return Path(unquote(urlparse(src).path)).read_bytes()
+
+
+def figure_text_problems(figures: list[dict], smallest_px: float = SMALLEST_FIGURE_TEXT_PX) -> list[str]:
+    """Figures (``_FIGURES``' records) whose smallest text is drawn below ``smallest_px`` CSS px, or whose PNG
+    has no record of its smallest text."""
+    sys.path.insert(0, str(ROOT))
+    from gqa_mup_ref.page_figures import smallest_text_px
+
+    problems = []
+    for figure in figures:
+        name = f'"{figure["alt"]}…"' if figure["alt"] else figure["src"].split("/")[-1][:40]
+        record = smallest_text_px(_png_bytes(figure["src"]))
+        if record is None:
+            problems.append(f"figure {name}: its PNG has no record of its smallest text (draw it through "
+                            "gqa_mup_ref.page_figures: use_page_png() in the chapter's first cell)")
+            continue
+        shown = record * figure["rendered"] / max(figure["natural"], 1)
+        if shown < smallest_px:
+            problems.append(f"figure {name}: smallest text {shown:.1f} px at the width shown "
+                            f"({figure['rendered']:.0f} of {figure['natural']} px); needs {smallest_px} px")
+    return problems
 
 
 def find_chromium() -> str | None:
@@ -322,11 +360,10 @@ def _check_navigation(page, width: int) -> list[str]:
 
 
 def check_page(context, path: Path, width: int, screenshots: Path | None = None,
-               warnings: list[str] | None = None, screenshot_all: bool = True) -> list[str]:
-    """Problems a reader would meet on one page at one window width (empty when it reads well); figures
-    without a descriptive alt text are appended to ``warnings`` when it is given. A full-page screenshot goes
-    into ``screenshots`` (when given) for every page, or with ``screenshot_all=False`` only for a page with
-    problems (each screenshot of a long page takes seconds)."""
+               screenshot_all: bool = True) -> list[str]:
+    """Problems a reader would meet on one page at one window width (empty when it reads well). A full-page
+    screenshot goes into ``screenshots`` (when given) for every page, or with ``screenshot_all=False`` only
+    for a page with problems (each screenshot of a long page takes seconds)."""
     problems: list[str] = []
     page = context.new_page()
     page.set_viewport_size({"width": width, "height": 900})
@@ -352,9 +389,8 @@ def check_page(context, path: Path, width: int, screenshots: Path | None = None,
     problems += [f"at {width} px: {p}" for p in page.evaluate(_WRAPPED_ROWS)]
     problems += [f"at {width} px: {p}" for p in page.evaluate(_SMALL_TABLE_MATH, SMALLEST_TABLE_MATH_PX)]
     if width >= DESKTOP:
-        problems += page.evaluate(_SIDEBAR_NUMBERS) + page.evaluate(_FOOTER)
-        if warnings is not None:
-            warnings += page.evaluate(_ALT_TEXT)
+        problems += page.evaluate(_SIDEBAR_NUMBERS) + page.evaluate(_FOOTER) + page.evaluate(_ALT_TEXT)
+        problems += figure_text_problems(page.evaluate(_FIGURES))
     if screenshots is not None and (screenshot_all or problems):
         screenshots.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(screenshots / f"{path.stem}-{width}.png"), full_page=True)
@@ -376,9 +412,8 @@ def _is_content_page(html: Path, page: Path) -> bool:
 
 
 def check_book(html: Path, chromium: str, widths=WIDTHS, screenshots: Path | None = None,
-               warnings: dict[str, list[str]] | None = None, screenshot_all: bool = True) -> dict[str, list[str]]:
-    """``{page: problems}`` for every HTML page of the built book, with all network access refused; when
-    ``warnings`` is a dict, ``{page: figures without a descriptive alt text}`` is filled in (pages with some)."""
+               screenshot_all: bool = True) -> dict[str, list[str]]:
+    """``{page: problems}`` for every HTML page of the built book, with all network access refused."""
     from playwright.sync_api import sync_playwright
 
     pages = sorted(p for p in html.rglob("*.html") if _is_content_page(html, p))
@@ -398,14 +433,12 @@ def check_book(html: Path, chromium: str, widths=WIDTHS, screenshots: Path | Non
         context.route("**/*", offline)
         for path in pages:
             name = path.relative_to(html).as_posix()
-            problems, figures = [], []
+            problems = []
             for width in widths:
                 blocked.clear()
-                problems += check_page(context, path, width, screenshots, figures, screenshot_all)
+                problems += check_page(context, path, width, screenshots, screenshot_all)
                 problems += [f"at {width} px: requested the network: {url[:120]}" for url in blocked]
             results[name] = list(dict.fromkeys(problems))
-            if warnings is not None and figures:
-                warnings[name] = list(dict.fromkeys(figures))
         context.close()
     return results
 
@@ -420,16 +453,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no book at {args.html}; build it first: jupyter-book build .")
     if not args.chromium:
         parser.error("no Chromium found; install one (Debian: apt-get install chromium) or pass --chromium")
-    warnings: dict[str, list[str]] = {}
-    results = check_book(args.html, args.chromium, screenshots=args.screenshots, warnings=warnings)
+    results = check_book(args.html, args.chromium, screenshots=args.screenshots)
     for name, problems in results.items():
         print(f"{name}: " + ("reads well offline at 420 and 1280 px" if not problems else ""))
         for problem in problems:
             print(f"    {problem}")
-    if warnings:
-        print(f"\nwarnings (not failures): {sum(map(len, warnings.values()))} figures without a descriptive alt text")
-        for name, figures in warnings.items():
-            print(f"{name}:\n    " + "\n    ".join(figures))
     return 1 if any(results.values()) else 0
 
 

@@ -4,13 +4,12 @@ Uses the book built by the publishing workflow's steps (the ``built_book`` fixtu
 ``scripts/check_book_in_browser.py`` over it: no console errors, no request to the network, every formula
 typeset, every image loaded, every slider switching its view, nothing sticking out of the page, no table
 hiding columns without a cue, no printed table wrapping mid-row, the ☰/☷ drawers opening on a phone, the
-chapters numbered in the sidebar, the version and commit in the footer. Figures without a descriptive alt
-text are reported as warnings (pytest's warnings summary), not failures. Skipped only where no Chromium
+chapters numbered in the sidebar, the version and commit in the footer, every figure with a descriptive
+alt text and its smallest text at 9 px or more at the desktop width. Skipped only where no Chromium
 binary exists (Debian: ``apt-get install chromium``; ``.ci/run`` installs it).
 """
 
 import importlib.util
-import warnings
 from pathlib import Path
 
 import pytest
@@ -32,12 +31,8 @@ def test_every_page_reads_well_offline_on_a_phone_and_a_desktop(built_book, tmp_
     if chromium is None:
         pytest.skip("no Chromium binary (Debian: apt-get install chromium; or set $CHROMIUM)")
     pytest.importorskip("playwright", reason="playwright is in the test extra: pip install -e '.[test]'")
-    figures: dict[str, list[str]] = {}
-    results = checker.check_book(built_book, chromium, screenshots=tmp_path / "screenshots", warnings=figures,
+    results = checker.check_book(built_book, chromium, screenshots=tmp_path / "screenshots",
                                  screenshot_all=False)  # of the pages with problems only
-    for page, found in figures.items():
-        warnings.warn(f"{page}: {len(found)} figure(s) without a descriptive alt text:\n  " + "\n  ".join(found),
-                      UserWarning, stacklevel=1)
     pages = {"book/intro.html", "book/ch01_spectral_feature_learning.html", "book/api_reference.html"}
     assert pages <= set(results), sorted(results)
     problems = {page: found for page, found in results.items() if found}
@@ -54,3 +49,30 @@ def test_the_book_ships_its_javascript(built_book):
         for cdn in ("cdn.jsdelivr.net/npm/mathjax", "require.min.js", "html-manager@"):
             assert cdn not in html, f"{page.name} loads {cdn} from the network"
         assert html.count("const THEBE_JS_URL") <= 1, f"{page.name} declares THEBE_JS_URL twice"
+
+
+def test_figure_text_is_measured_at_the_width_shown(tmp_path):
+    """A figure's smallest text on the page is its PNG's record scaled by rendered / natural width; a PNG
+    without a record fails, and one shown smaller than its natural width can fall below the limit."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gqa_mup_ref.page_figures import page_png
+
+    checker = _checker()
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([1, 2, 3])
+    ax.set_xlabel("step", fontsize=7)
+    png, size = page_png(fig)  # 7 pt at 200 dpi: 19.4 image px, 9.7 CSS px at the display size
+    plt.close(fig)
+    (tmp_path / "fig.png").write_bytes(png)
+    figure = {"src": (tmp_path / "fig.png").as_uri(), "natural": 2 * size["width"], "alt": "a line"}
+    assert checker.figure_text_problems([figure | {"rendered": size["width"]}]) == []
+    shrunk = checker.figure_text_problems([figure | {"rendered": 0.8 * size["width"]}])
+    assert len(shrunk) == 1 and "7.8 px" in shrunk[0], shrunk
+    (tmp_path / "plain.png").write_bytes(png[:33] + png[png.index(b"IDAT") - 4:])  # tEXt chunks dropped
+    plain = figure | {"src": (tmp_path / "plain.png").as_uri(), "rendered": size["width"]}
+    assert "no record" in checker.figure_text_problems([plain])[0]
+

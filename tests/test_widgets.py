@@ -1,6 +1,7 @@
 """Precomputed explorers: one view per combination, every stack linked to its slider in the browser."""
 
 import base64
+import struct
 from html.parser import HTMLParser
 
 import ipywidgets as widgets
@@ -10,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
+from gqa_mup_ref.page_figures import smallest_text_px  # noqa: E402
 from gqa_mup_ref.widgets import figure_widget, precomputed_explorer  # noqa: E402
 
 
@@ -52,6 +54,8 @@ def test_figure_becomes_a_png_image_widget():
     image = figure_widget(fig)
     assert image.format == "png" and image.value[:8] == b"\x89PNG\r\n\x1a\n"
     assert fig.number not in plt.get_fignums()  # the figure was closed
+    assert smallest_text_px(image.value) > 0  # the browser check's record
+    assert int(image.width) == pytest.approx(fig.get_figwidth() * 100, rel=0.15)  # 100 CSS px per inch
 
 
 def _img_attributes(markup):
@@ -75,7 +79,10 @@ def test_alt_text_is_the_img_alt_attribute_of_the_same_png():
     assert img["alt"] == alt  # quotes and angle brackets survive escaping
     header, data = img["src"].split(",", 1)
     assert header == "data:image/png;base64"
-    assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
+    png = base64.b64decode(data)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and smallest_text_px(png) > 0
+    (image_width,) = struct.unpack(">I", png[16:20])  # IHDR: image pixels, twice the display width
+    assert abs(2 * int(img["width"]) - image_width) <= 1
     assert fig.number not in plt.get_fignums()
 
 
