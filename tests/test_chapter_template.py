@@ -1,0 +1,36 @@
+"""Every chapter follows one template, so a reader (and an instructor) finds the same parts in the same place:
+learning objectives (a tip) and prerequisites (a note) at the top; the chapter's sections; then
+``## Takeaways`` (an "important" admonition), ``## Exercises`` and ``## Checks``, in that order and last."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+BOOK = Path(__file__).resolve().parents[1] / "book"
+CHAPTERS = sorted(BOOK.glob("ch0*.ipynb"))
+
+
+def _markdown(path: Path) -> str:
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return "\n\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+
+
+def _admonitions(text: str) -> list[tuple[str, str]]:
+    return re.findall(r"^:::\{admonition\} (.+)\n:class: (\S+)", text, flags=re.M)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_the_chapter_opens_with_objectives_and_prerequisites(path):
+    opening = [a for a in _admonitions(_markdown(path)) if a[0] != "Solution"][:2]
+    assert opening == [("Learning objectives", "tip"), ("Prerequisites", "note")], (path.name, opening)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_the_chapter_ends_with_takeaways_exercises_and_checks(path):
+    text = _markdown(path)
+    headings = re.findall(r"^## (.+)$", text, flags=re.M)
+    assert headings[-3:] == ["Takeaways", "Exercises", "Checks"], (path.name, headings[-4:])
+    takeaways = text[text.index("\n## Takeaways"):text.index("\n## Exercises")]
+    assert _admonitions(takeaways) == [("Takeaways", "important")], path.name
