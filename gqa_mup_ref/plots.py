@@ -434,14 +434,16 @@ def plot_shifts(rows: Sequence[Mapping], hue: str | None = None, value: str = "s
     return fig
 
 
-def plot_decisive(curves: Mapping[tuple[int, int], Sequence], analysis: Mapping, r_values: Sequence[int] = (1, 8)):
-    """Chapter 5's decisive experiment in two panels.
+def plot_decisive(curves: Mapping[tuple[int, int], Sequence], analysis: Mapping, r_values: Sequence[int] = (1, 8),
+                  names: Mapping[int, str] | None = None, estimand: str | None = None):
+    """Chapter 5's decisive experiment (and chapter 6's family experiment) in two panels.
 
-    Left: validation loss against ``log₂ μ`` (the key+value multiplier) at each ``r``, one thin line per
-    seed and the seed mean thick; collapsed runs (``Point.collapsed``) hollow. Right: each seed's shift
-    ``s = log₂ μ*(r_high) − log₂ μ*(r_low)`` (primary estimator of ``analysis``, from
-    :func:`gqa_mup_ref.decisive.analyse`), its mean with the 95 % interval, and each hypothesis's predicted
-    shift as a horizontal line.
+    Top: validation loss against ``log₂ μ`` (the key+value multiplier) at each ``r``, one thin line per
+    seed and the seed mean thick; collapsed runs (``Point.collapsed``) hollow. Bottom: each seed's estimand
+    (by default the shift ``s = log₂ μ*(r_high) − log₂ μ*(r_low)``; primary estimator of ``analysis``, from
+    :func:`gqa_mup_ref.decisive.analyse`), its mean with the 95 % interval, and each hypothesis's prediction
+    as a horizontal line. ``names`` labels each ``r`` (default ``"r = …"``; the family experiment names
+    widths) and ``estimand`` is the bottom panel's axis label.
     """
     import matplotlib.pyplot as plt
 
@@ -463,7 +465,8 @@ def plot_decisive(curves: Mapping[tuple[int, int], Sequence], analysis: Mapping,
                         left.plot(p.x, p.loss, "o", ms=4, color=colors[r], mfc="white", alpha=0.8)
             means = [statistics.fmean(p.loss for seed in seeds for p in curves[r, seed] if p.x == x
                                       and math.isfinite(p.loss)) for x in xs]
-            left.plot(xs, means, "o-", lw=2.2, color=colors[r], label=f"r = {r} (mean of {len(seeds)} seeds)")
+            name = (names or {}).get(r, f"r = {r}")
+            left.plot(xs, means, "o-", lw=2.2, color=colors[r], label=f"{name} (mean of {len(seeds)} seeds)")
         left.set_xlabel("log₂ μ (key+value LR multiplier)")
         left.set_ylabel("validation loss (nats)")
         left.legend(title="thin: one seed; hollow: collapsed run")
@@ -479,6 +482,6 @@ def plot_decisive(curves: Mapping[tuple[int, int], Sequence], analysis: Mapping,
             right.text(0.93, test["prediction"], f"{name} predicts", color=color, ha="right", va="bottom")
         right.set_xlim(-0.4, 0.95)
         right.set_xticks([])
-        right.set_ylabel(f"shift s = log₂ μ*(r={r_values[-1]})\n− log₂ μ*(r={r_values[0]})")
+        right.set_ylabel(estimand or f"shift s = log₂ μ*(r={r_values[-1]})\n− log₂ μ*(r={r_values[0]})")
         right.legend(loc="best")
     return fig
