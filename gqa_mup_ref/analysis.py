@@ -22,6 +22,8 @@ __all__ = [
     "Optimum",
     "tidy_rows",
     "format_table",
+    "markdown_table",
+    "display_table",
     "seed_summary",
     "paired_differences",
     "find_optimum",
@@ -192,6 +194,42 @@ def format_table(rows: Sequence[Mapping], columns: Sequence[str] | None = None,
     lines = ["  ".join(v.rjust(w) for v, w in zip(line, widths)).rstrip() for line in table]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def markdown_table(rows: Sequence[Mapping], columns: Sequence[str] | None = None, digits: int = 4) -> str:
+    """Rows as a Markdown pipe table, cells formatted as in :func:`format_table` (floats to ``digits``
+    significant digits); numeric columns right-aligned; ``\\ | * _ ` $`` escaped, so a cell shows as written."""
+    if not rows:
+        return "(no rows)"
+    columns = list(columns or rows[0].keys())
+
+    def cell(value: Any) -> str:
+        if isinstance(value, float):
+            text = "nan" if math.isnan(value) else f"{value:.{digits}g}"
+        else:
+            text = "" if value is None else str(value)
+        return "".join("\\" + ch if ch in "\\|*_`$" else ch for ch in text)
+
+    numeric = [all(isinstance(row.get(c), (int, float)) and not isinstance(row.get(c), bool)
+                   for row in rows if row.get(c) is not None) for c in columns]
+    lines = ["| " + " | ".join(cell(c) for c in columns) + " |",
+             "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
+    lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def display_table(rows: Sequence[Mapping], columns: Sequence[str] | None = None, digits: int = 4) -> None:
+    """Show rows as a real table: in a notebook a Markdown output (:func:`markdown_table`), which the book
+    renders as an HTML table; elsewhere the plain text of :func:`format_table`, printed."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+    except ImportError:
+        get_ipython = None
+    if get_ipython is None or get_ipython() is None:
+        print(format_table(rows, columns, digits))
+        return
+    display(Markdown(markdown_table(rows, columns, digits)))
 
 
 # ----------------------------------------------------------------------------- optimum finder

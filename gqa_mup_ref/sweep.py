@@ -36,6 +36,7 @@ from .config import RunConfig
 # Re-exported: the analysis functions moved to gqa_mup_ref.analysis; `sweep.optima` etc. keep working.
 from .analysis import (  # noqa: F401
     Optimum,
+    display_table,
     find_optimum,
     format_table,
     optima,
@@ -91,6 +92,7 @@ __all__ = [
     "Optimum",
     "tidy_rows",
     "format_table",
+    "display_table",
     "seed_summary",
     "paired_differences",
     "find_optimum",

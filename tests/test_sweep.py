@@ -437,3 +437,17 @@ def test_a_stalled_run_is_flagged_collapsed_and_a_slow_or_diverged_one_is_not():
     slow = runstore.load_record(wide / "1779fb0178f03e5b.json")
     assert is_collapsed(stalled) and 2.55 < plateau_loss(stalled) < 2.57
     assert not is_collapsed(slow) and plateau_loss(slow) < 2.45
+
+
+def test_markdown_table_escapes_cells_and_right_aligns_numbers(capsys):
+    from gqa_mup_ref import analysis
+
+    rows = [{"name": "a_b*c", "x": 1.23456, "n": 3, "flag": False},
+            {"name": "x|y", "x": float("nan"), "n": 4, "flag": True}]
+    lines = analysis.markdown_table(rows, digits=3).splitlines()
+    assert lines[0] == "| name | x | n | flag |"
+    assert lines[1] == "|---|---:|---:|---|"  # booleans are not numbers
+    assert lines[2] == "| a\\_b\\*c | 1.23 | 3 | False |" and lines[3] == "| x\\|y | nan | 4 | True |"
+    assert analysis.markdown_table([]) == "(no rows)"
+    analysis.display_table(rows, digits=3)  # outside IPython: the plain-text table, printed
+    assert capsys.readouterr().out.strip() == analysis.format_table(rows, digits=3).strip()
