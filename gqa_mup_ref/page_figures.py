@@ -68,9 +68,12 @@ def page_png(fig, scale: int = 2) -> tuple[bytes, dict]:
     """The figure as a PNG at ``scale × CSS_PX_PER_INCH`` dpi (tight bounding box) and its display size.
 
     The PNG has a 256-colour palette (median cut, no dithering): a third of the bytes of matplotlib's RGBA
-    PNG for the book's line plots, with no visible difference, which keeps pages light on a phone. Returns ``(png, {"width": w, "height": h})`` with ``w, h`` in CSS pixels (the image's pixels / ``scale``),
-    the pair IPython's display machinery accepts from a formatter. The PNG's :data:`SMALLEST_TEXT_KEY` chunk
-    holds ``smallest_text_pt(fig) · dpi / 72``.
+    PNG for the book's line plots, with no visible difference, which keeps pages light on a phone.
+
+    Returns ``(png, {"width": w})`` with ``w`` in CSS pixels (the image's pixels / ``scale``), the pair
+    IPython's display machinery accepts from a formatter. No height: the book writes the metadata into the
+    image's style, and a fixed height would squash the figure where the page narrows it (on a phone). The
+    PNG's :data:`SMALLEST_TEXT_KEY` chunk holds ``smallest_text_pt(fig) · dpi / 72``.
     """
     from PIL import Image, PngImagePlugin
 
@@ -88,7 +91,7 @@ def page_png(fig, scale: int = 2) -> tuple[bytes, dict]:
     info.add_text(SMALLEST_TEXT_KEY, record)
     out = io.BytesIO()
     palette.save(out, format="PNG", pnginfo=info, optimize=True)
-    return out.getvalue(), {"width": round(image.width / scale), "height": round(image.height / scale)}
+    return out.getvalue(), {"width": round(image.width / scale)}
 
 
 def smallest_text_px(png: bytes) -> float | None:

@@ -21,7 +21,8 @@ For each page, at a phone width (420 px) and a desktop width (1280 px):
 * every figure says in its alt text what it shows (not missing, not a file name or a hash);
 * at the desktop width, every figure's smallest text is drawn at 9 CSS px or more: the PNG's record of its
   smallest text in image pixels (``gqa_mup_ref.page_figures``) times the width the page shows it at over its
-  natural width; a PNG without that record (a figure not made by ``page_figures.page_png``) fails too.
+  natural width; a PNG without that record (a figure not made by ``page_figures.page_png``) fails too;
+* no figure is distorted: each is shown with its PNG's aspect ratio, at both widths.
 
 Used by ``tests/test_browser.py``; also a command for maintainers::
 
@@ -243,6 +244,7 @@ _ALT_TEXT = """() => [...document.querySelectorAll('article img')].filter(img =>
 _FIGURES = """() => [...document.querySelectorAll('article img')]
   .filter(i => i.getBoundingClientRect().width > 0 && /\\.png$|^data:image\\/png/i.test(i.getAttribute('src') || ''))
   .map(i => ({src: i.currentSrc || i.src, rendered: i.getBoundingClientRect().width, natural: i.naturalWidth,
+              renderedHeight: i.getBoundingClientRect().height, naturalHeight: i.naturalHeight,
               alt: (i.getAttribute('alt') || '').slice(0, 60)}))"""
 
 _DIALOG_SHOWN = """selector => {
@@ -270,6 +272,22 @@ def _png_bytes(src: str) -> bytes:
     if src.startswith("data:"):
         return base64.b64decode(src.split(",", 1)[1])
     return Path(unquote(urlparse(src).path)).read_bytes()
+
+
+def squashed_figures(figures: list[dict], tolerance: float = 0.02) -> list[str]:
+    """Figures (``_FIGURES``' records) drawn with another aspect ratio than their PNG's (a fixed height
+    in the image's style while the page narrows its width, say), beyond ``tolerance`` (relative)."""
+    problems = []
+    for figure in figures:
+        if not (figure["naturalHeight"] and figure["renderedHeight"]):
+            continue
+        natural = figure["natural"] / figure["naturalHeight"]
+        shown = figure["rendered"] / figure["renderedHeight"]
+        if abs(shown / natural - 1) > tolerance:
+            name = f'"{figure["alt"]}…"' if figure["alt"] else figure["src"].split("/")[-1][:40]
+            problems.append(f"figure {name} is distorted: shown {figure['rendered']:.0f} x "
+                            f"{figure['renderedHeight']:.0f} px, its PNG's aspect ratio is {natural:.2f}")
+    return problems
 
 
 def figure_text_problems(figures: list[dict], smallest_px: float = SMALLEST_FIGURE_TEXT_PX) -> list[str]:
@@ -388,6 +406,7 @@ def check_page(context, path: Path, width: int, screenshots: Path | None = None,
     problems += [f"at {width} px: {p}" for p in page.evaluate(_HIDDEN_COLUMNS)]
     problems += [f"at {width} px: {p}" for p in page.evaluate(_WRAPPED_ROWS)]
     problems += [f"at {width} px: {p}" for p in page.evaluate(_SMALL_TABLE_MATH, SMALLEST_TABLE_MATH_PX)]
+    problems += [f"at {width} px: {p}" for p in squashed_figures(page.evaluate(_FIGURES))]
     if width >= DESKTOP:
         problems += page.evaluate(_SIDEBAR_NUMBERS) + page.evaluate(_FOOTER) + page.evaluate(_ALT_TEXT)
         problems += figure_text_problems(page.evaluate(_FIGURES))

@@ -68,11 +68,15 @@ def test_figure_text_is_measured_at_the_width_shown(tmp_path):
     png, size = page_png(fig)  # 7 pt at 200 dpi: 19.4 image px, 9.7 CSS px at the display size
     plt.close(fig)
     (tmp_path / "fig.png").write_bytes(png)
-    figure = {"src": (tmp_path / "fig.png").as_uri(), "natural": 2 * size["width"], "alt": "a line"}
+    figure = {"src": (tmp_path / "fig.png").as_uri(), "natural": 2 * size["width"], "alt": "a line",
+              "naturalHeight": 600, "renderedHeight": 300}
     assert checker.figure_text_problems([figure | {"rendered": size["width"]}]) == []
     shrunk = checker.figure_text_problems([figure | {"rendered": 0.8 * size["width"]}])
     assert len(shrunk) == 1 and "7.8 px" in shrunk[0], shrunk
     (tmp_path / "plain.png").write_bytes(png[:33] + png[png.index(b"IDAT") - 4:])  # tEXt chunks dropped
     plain = figure | {"src": (tmp_path / "plain.png").as_uri(), "rendered": size["width"]}
     assert "no record" in checker.figure_text_problems([plain])[0]
+    assert checker.squashed_figures([figure | {"rendered": size["width"]}]) == []
+    squashed = figure | {"rendered": size["width"] / 2}  # narrowed, its height kept
+    assert "distorted" in checker.squashed_figures([squashed])[0]
 
