@@ -1,21 +1,25 @@
 // Figures open at full size on a tap.
 //
 // A figure is drawn for the desktop text column (672 CSS px; gqa_mup_ref.page_figures), so on a phone it is
-// shown at about half its size. Each figure of a chapter (a glued figure, not a slider's view) becomes a link
-// to its own PNG, which the phone's browser shows alone and lets the reader zoom; a line under the figure
-// says so on narrow screens (book.css hides it on wide ones).
+// shown at about half its size. Each figure of a chapter (not a slider's view) is a link to its own PNG (Sphinx
+// links a glued figure already; a figure shown by a cell gets one), which the phone's browser shows alone and
+// lets the reader zoom; a line under the figure says so on narrow screens (book.css hides it on wide ones).
 (function () {
   "use strict";
   var HINT = "tap the figure to open it at full size";
 
   function linkFigure(img) {
-    if (img.closest("a") || img.closest(".widget-html-content, .jupyter-widgets")) return;
-    var link = document.createElement("a");
-    link.href = img.getAttribute("src");
-    link.className = "figure-full-size";
+    if (img.closest(".widget-html-content, .jupyter-widgets") || img.dataset.fullSize) return;
+    img.dataset.fullSize = "linked";
+    var link = img.closest("a");  // Sphinx links a {figure} to its PNG already
+    if (!link) {
+      link = document.createElement("a");
+      link.href = img.getAttribute("src");
+      link.className = "figure-full-size";
+      img.parentNode.insertBefore(link, img);
+      link.appendChild(img);
+    }
     link.setAttribute("aria-label", "open the figure at full size");
-    img.parentNode.insertBefore(link, img);
-    link.appendChild(img);
     var hint = document.createElement("div");
     hint.className = "figure-hint";
     hint.textContent = HINT;
