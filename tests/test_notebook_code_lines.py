@@ -12,17 +12,11 @@ ROOT = Path(__file__).resolve().parents[1]
 MAX_LINE = 88
 HIDDEN_TAGS = {"remove-cell", "remove-input"}
 NOTEBOOKS = sorted((ROOT / "book").glob("ch0*.ipynb"))
-XFAIL = {
-    "ch06_transfer_in_practice.ipynb": "ch06 is being rewrapped separately",
-}
 
 
 def _params():
     for path in NOTEBOOKS:
-        marks = ()
-        if path.name in XFAIL:
-            marks = pytest.mark.xfail(reason=XFAIL[path.name], strict=False)
-        yield pytest.param(path, id=path.stem, marks=marks)
+        yield pytest.param(path, id=path.stem)
 
 
 def test_all_seven_chapters_found():
