@@ -53,6 +53,7 @@ __all__ = [
     "experiment_repetitions",
     "load_experiment",
     "analyse_experiment",
+    "experiment_verdict",
     "measured_slopes",
     "PANELS",
     "plot_family",
@@ -254,13 +255,26 @@ def analyse_experiment(curves: Mapping, missing: Mapping[int, int] | None = None
 
     the slope of the best key+value multiplier per doubling of width, tested against each factor's
     :func:`predicted_multiplier_slope`. Raises ``ValueError`` while a seed is incomplete."""
-    from .decisive import HYPOTHESES, SLOPE, analyse
+    from .decisive import analyse
 
     low, high = widths
+    return analyse(curves, missing, scale=1 / math.log2(high / low), **_verdict_arguments(widths))
+
+
+def experiment_verdict(slopes: Sequence[float], widths: Sequence[int] = EXPERIMENT_WIDTHS) -> dict:
+    """The protocol's tests and decision-rule case (:func:`gqa_mup_ref.decisive.verdict`) for per-seed
+    slopes given directly (e.g. a descriptive subset of the seeds)."""
+    from .decisive import verdict
+
+    return verdict(list(slopes), **_verdict_arguments(widths))
+
+
+def _verdict_arguments(widths: Sequence[int]) -> dict:
+    from .decisive import HYPOTHESES, SLOPE
+
     r_of = experiment_repetitions(widths)
-    predicted = {f: predicted_multiplier_slope(f, widths) for f in HYPOTHESES}
-    return analyse(curves, missing, r_low=r_of[low], r_high=r_of[high], scale=1 / math.log2(high / low),
-                   predicted=predicted, estimand=SLOPE)
+    return {"r_low": r_of[widths[0]], "r_high": r_of[widths[-1]], "estimand": SLOPE,
+            "predicted": {f: predicted_multiplier_slope(f, widths) for f in HYPOTHESES}}
 
 
 # ----------------------------------------------------------------------------- the coordinate check

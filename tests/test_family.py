@@ -194,3 +194,15 @@ def test_the_family_analysis_tests_slopes_per_doubling_against_each_factors_pred
     assert "per doubling of width" in result["estimators"]["primary"]["verdict"]["summary"]
     with pytest.raises(ValueError, match="incomplete"):
         family.analyse_experiment(curves, {5: 14})
+
+
+def test_experiment_verdict_is_the_analysis_verdict_for_the_same_slopes():
+    grid = MUS
+    curves = {}
+    for seed, shift in enumerate((0.1, 0.5, 0.3, 0.8, 0.2)):
+        for r, centre in ((4, 0.0), (16, shift)):
+            curves[r, seed] = [Point(x, 1.8 + 0.05 * (x - centre) ** 2) for x in grid]
+    result = family.analyse_experiment(curves, {})
+    primary = result["estimators"]["primary"]
+    slopes = [v["s"] for v in primary["per_seed"].values()]
+    assert family.experiment_verdict(slopes) == primary["verdict"]
