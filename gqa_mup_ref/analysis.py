@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -196,9 +197,20 @@ def format_table(rows: Sequence[Mapping], columns: Sequence[str] | None = None,
     return "\n".join(lines)
 
 
+_NUMBER_TEXT = re.compile(r"^[<>≤≥≈~]?\s*[+\-−±]?\s*(\d|\.\d|nan$|inf$)")
+
+
+def _numeric(value: Any) -> bool:
+    """A number, or text that shows one (``"+0.25"``, ``"< 0.05"``, ``"1.2e-3 ± 4e-4"``, ``"nan"``)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, (int, float)) or (isinstance(value, str) and bool(_NUMBER_TEXT.match(value)))
+
+
 def markdown_table(rows: Sequence[Mapping], columns: Sequence[str] | None = None, digits: int = 4) -> str:
     """Rows as a Markdown pipe table, cells formatted as in :func:`format_table` (floats to ``digits``
-    significant digits); numeric columns right-aligned; ``\\ | * _ ` $`` escaped, so a cell shows as written."""
+    significant digits); columns of numbers (or of text that shows numbers) right-aligned;
+    ``\\ | * _ ` $`` escaped, so a cell shows as written."""
     if not rows:
         return "(no rows)"
     columns = list(columns or rows[0].keys())
@@ -210,8 +222,7 @@ def markdown_table(rows: Sequence[Mapping], columns: Sequence[str] | None = None
             text = "" if value is None else str(value)
         return "".join("\\" + ch if ch in "\\|*_`$" else ch for ch in text)
 
-    numeric = [all(isinstance(row.get(c), (int, float)) and not isinstance(row.get(c), bool)
-                   for row in rows if row.get(c) is not None) for c in columns]
+    numeric = [all(_numeric(row.get(c)) for row in rows if row.get(c) not in (None, "")) for c in columns]
     lines = ["| " + " | ".join(cell(c) for c in columns) + " |",
              "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
     lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]

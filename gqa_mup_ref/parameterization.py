@@ -612,11 +612,24 @@ def _cells(role: str, values: list[str], links: bool = False) -> list[str]:
     return [name, "ones"] + values[1:] if role == "norm" else [name] + values
 
 
+def _table_number(value: float) -> str:
+    """A rule-table entry: an exact simple fraction as one (``1/128``, ``3/2``, ``1``), else four
+    significant digits (``1.207``, ``1.25e-09``)."""
+    from fractions import Fraction
+
+    if value and math.isfinite(value):
+        fraction = Fraction(value).limit_denominator(4096)
+        if fraction.numerator <= 4096 and abs(float(fraction) - value) <= 1e-12 * abs(value):
+            return str(fraction)
+    return f"{value:.4g}"
+
+
 def rules_markdown(
     param: Parameterization | str, shape: Shape | None = None, general_head_dim: bool = False,
     links: bool = True,
 ) -> str:
-    """The rule table as Markdown: formulas (LaTeX) or, given a shape, their values.
+    """The rule table as Markdown: formulas (LaTeX) or, given a shape, their values (exact simple
+    fractions as fractions, ``1/128`` rather than ``0.007812``; others to four significant digits).
 
     Formulas assume ``H·d = n`` (``ρ = 1``) unless ``general_head_dim`` keeps ``ρ = n_q / n`` in them.
     With ``links`` (the default, for the book) each role links to the method that defines its rule
@@ -636,13 +649,12 @@ def rules_markdown(
     else:
         rules = param.rules(shape)
         rows = [
-            _cells(role, [f"{rule.init_std / rules.base_init_std:.4g}", f"{rule.lr_factor:.4g}",
-                          f"{rule.wd_factor:.4g}", f"{rule.multiplier:.4g}",
-                          f"{rule.eps_factor:.4g}"], links)
+            _cells(role, [_table_number(v) for v in (rule.init_std / rules.base_init_std, rule.lr_factor,
+                                                      rule.wd_factor, rule.multiplier, rule.eps_factor)], links)
             for role, rule in rules.groups.items()
         ]
-        extra = (f"Attention logits × {rules.attention_scale:.4g}; "
-                 f"each residual branch × {rules.residual_multiplier:.4g}.")
+        extra = (f"Attention logits × {_table_number(rules.attention_scale)}; "
+                 f"each residual branch × {_table_number(rules.residual_multiplier)}.")
     lines = ["| role | " + " | ".join(_COLUMNS) + " |", "|---" * (len(_COLUMNS) + 1) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines) + "\n\n" + extra

@@ -253,4 +253,4 @@ def test_rendered_tables_come_from_the_rules():
     symbolic = rules_markdown("gqa-mup", links=False)
     assert r"\frac{\sqrt{r} + 1}{2 m}" in symbolic and "| key |" in symbolic
     numeric = rules_markdown("gqa-mup", shape, links=False)
-    assert "| key | 0.5 | 0.375 | 2.667 | 1 |" in numeric
+    assert "| key | 1/2 | 3/8 | 8/3 | 1 |" in numeric
