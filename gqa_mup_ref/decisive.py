@@ -45,6 +45,7 @@ __all__ = [
     "UNDERPOWERED_SD",
     "STAGE1_FILES",
     "load_stage1",
+    "load_remade",
     "analyse",
     "report_markdown",
 ]
@@ -326,6 +327,32 @@ def load_stage1(folder, files: Sequence[str] = STAGE1_FILES) -> tuple[dict, dict
                 missing[config.seed] = missing.get(config.seed, 0) + 1
         records += load_records(folder, stored)
     return curves_from_records(records), missing
+
+
+def load_remade(folder, files: Sequence[str] = STAGE1_FILES, remade: str = "remade") -> tuple[dict, dict, dict]:
+    """Stage-1 curves with the runs re-made on one machine in place of the originals (the protocol's
+    amendment 1, as carried out by ``scripts/ch05_decisive_remake.py``): ``(curves, missing, provenance)``,
+    where ``provenance`` is ``folder/provenance.json`` updated by ``folder/remade/provenance.json``. Without
+    a ``remade`` folder, the stage-1 curves and provenance unchanged."""
+    import json
+    from pathlib import Path
+
+    from .runstore import load_record
+
+    folder = Path(folder)
+    curves, missing = load_stage1(folder, files)
+    provenance = json.loads((folder / "provenance.json").read_text()) if (folder / "provenance.json").exists() else {}
+    index = folder / remade / "provenance.json"
+    if not index.exists():
+        return curves, missing, provenance
+    replaced = json.loads(index.read_text())
+    records = {p.key: None for points in curves.values() for p in points}
+    for key in replaced:
+        if key not in records:
+            raise ValueError(f"{index} re-makes run {key}, which is not a stored stage-1 run of {folder}")
+    stored = [load_record(folder / f"{key}.json") for key in records if key not in replaced]
+    new = [load_record(folder / remade / f"{key}.json") for key in replaced]
+    return curves_from_records(stored + new), missing, provenance | replaced
 
 
 def analyse(curves: Mapping[tuple[int, int], Sequence[Point]], missing: Mapping[int, int] | None = None,

@@ -100,10 +100,9 @@ def main(argv=None) -> int:
             remade_provenance_path.write_text(json.dumps(remade, indent=1, sort_keys=True) + "\n")
     if args.dry_run:
         return 0
-    curves, missing = decisive.load_stage1(FOLDER)
-    substituted = decisive.curves_from_records(records.values())
-    assert set(substituted) == set(curves), "the re-made runs must not change which curves exist"
-    result = decisive.analyse(substituted, missing, merged)
+    substituted, missing, provenance = decisive.load_remade(FOLDER)  # what the chapter reads
+    assert substituted == decisive.curves_from_records(records.values())
+    result = decisive.analyse(substituted, missing, provenance)
     v = result["estimators"]["primary"]["verdict"]
     print(f"with {len(remade)} re-made run(s): case {v['case']}: {v['summary']}")
     print(f"windows mixing instruction sets now: {result['windows_mixing_machines'] or 'none'}")

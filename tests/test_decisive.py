@@ -175,3 +175,29 @@ def test_the_no_collapsed_estimator_fits_the_nearest_healthy_runs_and_censors_on
     assert out["censored"] is None and out["x"] == pytest.approx(0.4)
     edge = decisive.seed_optimum(curve(-3.0), "no-collapsed")
     assert edge["censored"] == "low" and edge["x"] == GRID[0]
+
+
+def test_load_remade_puts_the_re_made_runs_in_place_of_the_originals(tmp_path):
+    import json
+    import shutil
+    from pathlib import Path
+
+    from gqa_mup_ref import decisive
+
+    folder = tmp_path / "ch05_decisive"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "results" / "ch05_decisive", folder,
+                    ignore=shutil.ignore_patterns("remade"))
+    curves, _ = decisive.load_stage1(folder)
+    point = curves[1, 0][0]
+    record = json.loads((folder / f"{point.key}.json").read_text())
+    record["val_loss"] = point.loss + 0.5  # a re-made run that came out different
+    (folder / "remade").mkdir()
+    (folder / "remade" / f"{point.key}.json").write_text(json.dumps(record))
+    (folder / "remade" / "provenance.json").write_text(json.dumps({point.key: {"isa": "TEST"}}))
+    remade, _, provenance = decisive.load_remade(folder)
+    assert remade[1, 0][0].loss == pytest.approx(point.loss + 0.5)
+    assert remade[1, 0][1:] == curves[1, 0][1:] and remade[8, 3] == curves[8, 3]
+    assert provenance[point.key] == {"isa": "TEST"}
+    (folder / "remade" / "provenance.json").write_text(json.dumps({"0" * 16: {"isa": "TEST"}}))
+    with pytest.raises(ValueError, match="not a stored stage-1 run"):
+        decisive.load_remade(folder)
