@@ -24,6 +24,7 @@ __all__ = [
     "tidy_rows",
     "format_table",
     "markdown_table",
+    "HEADERS",
     "display_table",
     "seed_summary",
     "paired_differences",
@@ -197,6 +198,15 @@ def format_table(rows: Sequence[Mapping], columns: Sequence[str] | None = None,
     return "\n".join(lines)
 
 
+HEADERS = {
+    "log2_lr_star": "best log₂ LR", "log2_lr_std": "sd (octaves)", "loss_star": "loss at best",
+    "n_seeds": "seeds", "at_edge": "at grid edge", "kv_factor": "K/V factor", "parameterization": "rule",
+    "log2_mu_star": "best log₂ μ", "val_loss": "validation loss", "seeds_exclusion": "seeds to exclude",
+    "power_8": "power, 8 seeds", "power_12": "power, 12 seeds", "mde_8": "MDE, 8 seeds",
+    "mde_12": "MDE, 12 seeds", "n_pairs": "pairs",
+}
+"""Column names of the package's rows as :func:`markdown_table` shows them to a reader."""
+
 _NUMBER_TEXT = re.compile(r"^[<>≤≥≈~]?\s*[+\-−±]?\s*(\d|\.\d|nan$|inf$)")
 
 
@@ -209,21 +219,24 @@ def _numeric(value: Any) -> bool:
 
 def markdown_table(rows: Sequence[Mapping], columns: Sequence[str] | None = None, digits: int = 4) -> str:
     """Rows as a Markdown pipe table, cells formatted as in :func:`format_table` (floats to ``digits``
-    significant digits); columns of numbers (or of text that shows numbers) right-aligned;
-    ``\\ | * _ ` $`` escaped, so a cell shows as written."""
+    significant digits, booleans as yes/no); columns of numbers (or of text that shows numbers)
+    right-aligned; the package's column names shown as :data:`HEADERS` says; ``\\ | * _ ` $`` escaped, so a
+    cell shows as written."""
     if not rows:
         return "(no rows)"
     columns = list(columns or rows[0].keys())
 
     def cell(value: Any) -> str:
-        if isinstance(value, float):
+        if isinstance(value, bool):
+            text = "yes" if value else "no"
+        elif isinstance(value, float):
             text = "nan" if math.isnan(value) else f"{value:.{digits}g}"
         else:
             text = "" if value is None else str(value)
         return "".join("\\" + ch if ch in "\\|*_`$" else ch for ch in text)
 
     numeric = [all(_numeric(row.get(c)) for row in rows if row.get(c) not in (None, "")) for c in columns]
-    lines = ["| " + " | ".join(cell(c) for c in columns) + " |",
+    lines = ["| " + " | ".join(cell(HEADERS.get(c, c)) for c in columns) + " |",
              "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
     lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]
     return "\n".join(lines)

@@ -111,9 +111,11 @@ def plot_decay_trajectories(trajectories: dict):
     return fig
 
 
-def plot_weight_decay_grid(rows: Sequence[Mapping], settings: Sequence[tuple[str, int]]):
+def plot_weight_decay_grid(rows: Sequence[Mapping], settings: Sequence[tuple[str, int]],
+                           names: Mapping[str, str] | None = None):
     """Validation loss (mean over seeds) over the (log₂ η, log₂ λ) grid, one heat map per
-    ``(parameterization, width)`` in ``settings``; the best cell of each is framed."""
+    ``(parameterization, width)`` in ``settings``; the best cell of each is framed. ``names`` titles each
+    parameterization for the reader (e.g. ``{"mup-fixed-wd": "fixed decay"}``; default: its name)."""
     import matplotlib.pyplot as plt
 
     from .plots import book_style
@@ -155,7 +157,7 @@ def plot_weight_decay_grid(rows: Sequence[Mapping], settings: Sequence[tuple[str
             ax.set_yticks(range(len(wds)), [f"{v:g}" for v in wds])
             ax.set_xlabel("log₂ η (base LR)")
             ax.set_ylabel("log₂ λ (base decay)")
-            ax.set_title(f"{param}, width {width}")
+            ax.set_title(f"{(names or {}).get(param, param)}, width {width}")
         fig.colorbar(image, ax=axes.flat[:len(settings)], shrink=0.8, label="val loss")
     return fig
 

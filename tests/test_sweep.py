@@ -447,7 +447,8 @@ def test_markdown_table_escapes_cells_and_right_aligns_numbers(capsys):
     lines = analysis.markdown_table(rows, digits=3).splitlines()
     assert lines[0] == "| name | x | n | flag |"
     assert lines[1] == "|---|---:|---:|---|"  # booleans are not numbers
-    assert lines[2] == "| a\\_b\\*c | 1.23 | 3 | False |" and lines[3] == "| x\\|y | nan | 4 | True |"
+    assert lines[2] == "| a\\_b\\*c | 1.23 | 3 | no |" and lines[3] == "| x\\|y | nan | 4 | yes |"
+    assert analysis.markdown_table([{"log2_lr_star": -6.5}]).splitlines()[0] == "| best log₂ LR |"
     assert analysis.markdown_table([]) == "(no rows)"
     analysis.display_table(rows, digits=3)  # outside IPython: the plain-text table, printed
     assert capsys.readouterr().out.strip() == analysis.format_table(rows, digits=3).strip()
