@@ -21,6 +21,8 @@ __all__ = [
     "book_style",
     "param_color",
     "param_label",
+    "READER_NAMES",
+    "log_width_axis",
     "plot_lr_curves",
     "plot_results",
     "plot_optima",
@@ -76,6 +78,19 @@ def book_style() -> dict:
         "figure.titlesize": 10,
         "legend.frameon": False,
     }
+
+
+READER_NAMES = {"sp": "standard practice (SP)", "mup": "μP", "gqa-mup": "GQA-μP"}
+"""Parameterizations as a figure's legend names them for a reader."""
+
+
+def log_width_axis(ax, widths: Sequence[int], label: str = "width n") -> None:
+    """A log₂ x axis with one tick per measured width, labelled by its value (no minor tick labels, which
+    matplotlib would print over the widths as 6×10¹, 2×10², …)."""
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(list(widths), [str(w) for w in widths])
+    ax.minorticks_off()
+    ax.set_xlabel(label)
 
 
 def param_label(parameterization: str, kv_factor: str | None = None) -> str:
