@@ -22,6 +22,8 @@ __all__ = [
     "param_color",
     "param_label",
     "READER_NAMES",
+    "QUANTITY_NAMES",
+    "reader_label",
     "log_width_axis",
     "plot_lr_curves",
     "plot_results",
@@ -82,6 +84,19 @@ def book_style() -> dict:
 
 READER_NAMES = {"sp": "standard practice (SP)", "mup": "μP", "gqa-mup": "GQA-μP"}
 """Parameterizations as a figure's legend names them for a reader."""
+
+
+QUANTITY_NAMES = {"act_rms": "RMS of the output", "dact_rms": "RMS change of the output",
+                  "dw_norm": "‖ΔW‖₂", "w_norm": "‖W‖₂", "rel_update": "‖ΔW‖₂ / ‖W‖₂"}
+"""Coordinate-check quantities as a figure's axis names them for a reader."""
+
+
+def reader_label(label: str) -> str:
+    """A :func:`param_label` as a reader would say it: ``"gqa-mup"`` → ``"GQA-μP"``, ``"mup (kv=gqa)"`` →
+    ``"μP, K/V factor gqa"``."""
+    base, _, factor = label.partition(" (kv=")
+    name = {"sp": "SP", "mup": "μP", "gqa-mup": "GQA-μP"}.get(base, base)
+    return f"{name}, K/V factor {factor.rstrip(')')}" if factor else name
 
 
 def log_width_axis(ax, widths: Sequence[int], label: str = "width n") -> None:
@@ -185,7 +200,7 @@ def plot_lr_curves(
                 if star and _finite(star.get("log2_lr_star")):
                     ax.plot(star["log2_lr_star"], star["loss_star"], "*", ms=13, mec="black",
                             mew=0.8, color="none" if star["at_edge"] else color, zorder=5)
-            ax.set_title(panel, color=param_color(panel, panels))
+            ax.set_title(reader_label(panel), color=param_color(panel, panels))
             ax.set_xlabel("log₂ learning rate")
         for row in grid:
             row[0].set_ylabel(metric.replace("_", " ") + " (nats/token)")
@@ -322,7 +337,8 @@ def plot_coord_check(
                 if i == 0:
                     ax.set_title(f"step {step}")
                 if j == 0:
-                    ax.set_ylabel(f"{label}\n{quantity}", color=param_color(label, labels))
+                    ax.set_ylabel(f"{reader_label(label)}\n{QUANTITY_NAMES.get(quantity, quantity)}",
+                                  color=param_color(label, labels))
                 if i == len(labels) - 1:
                     ax.set_xlabel(x_label or str(rows[0].get("vary", "x")))
         present = list(dict.fromkeys(r["role"] for r in rows))

@@ -31,7 +31,7 @@ def test_lr_curves_one_panel_per_parameterization_with_the_optimum_marked():
     fig = plots.plot_lr_curves(synthetic_rows(), by="r")
     assert isinstance(fig, Figure)
     axes = fig.get_axes()
-    assert [ax.get_title() for ax in axes] == ["gqa-mup", "mup"]
+    assert [ax.get_title() for ax in axes] == ["GQA-μP", "μP"]  # reader_label
     assert axes[0].title.get_color() == plots.PARAM_COLORS["gqa-mup"]
     stars = [line for line in axes[0].get_lines() if line.get_marker() == "*"]
     assert len(stars) == 2
