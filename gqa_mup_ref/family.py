@@ -226,10 +226,10 @@ def slopes_per_seed(curves: Mapping[tuple[int, int], Sequence], widths_of_r: Map
 # ----------------------------------------------------------------------------- the transfer experiment
 
 EXPERIMENT_FILES = ("sweep.toml", "sweep_edge_low.toml", "sweep_edge_high.toml", "sweep_more_seeds.toml",
-                    "sweep_more_seeds_edge_high.toml")
+                    "sweep_more_seeds_edge_high.toml", "sweep_more_seeds_edge_low.toml")
 """The pre-registered model-family experiment's sweep files (``results/ch06_family``): the planned stage 1
-first, then the contingent edge and seed extensions (used where they have stored runs; the last one is
-amendment 3's: the added seeds on the grid the edge rule gave the others)."""
+first, then the contingent edge and seed extensions (used where they have stored runs; the last two are
+amendments 3 and 4's: the added seeds on the grid the edge rule gave the others)."""
 
 EXPERIMENT_WIDTHS = (64, 256)
 """Its two widths: one key/value head of dimension 16, so ``r = 4`` and ``r = 16``."""

@@ -24,7 +24,10 @@ FOLDER = Path(__file__).resolve().parents[1] / "results" / "ch06_family"
 SEED_RULE_SD = 0.370  # protocol: after seed 9, seeds 10-11 if the per-seed sd of the slope exceeds this
 
 
-def edge_check(curves: dict, missing: dict[int, int], seeds=range(5)) -> int:
+def edge_check(curves: dict, missing: dict[int, int], seeds=None) -> int:
+    """The edge rule over ``seeds`` (default: every seed with stored runs; the protocol applies it after
+    seeds 0-4 and again at the end)."""
+    seeds = sorted({s for _, s in curves}) if seeds is None else list(seeds)
     incomplete = [s for s in seeds if missing.get(s)]
     if incomplete:
         print(f"edge check waits: seeds {incomplete} are incomplete ({sum(missing[s] for s in incomplete)} runs)")
