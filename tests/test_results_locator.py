@@ -101,7 +101,9 @@ def test_the_wheel_carries_every_results_folder_where_the_locator_reads_it(tmp_p
         names = archive.namelist()
     assert "gqa_mup_ref/results.py" in names
     assert f"{prefix}ch05_decisive/protocol.md" in names
-    shipped = {name[len(prefix):].split("/")[0] for name in names if name.startswith(prefix)}
-    folders = {p.name for p in (tmp_path / "source" / "results").iterdir() if p.is_dir() and any(p.iterdir())}
+    shipped = {name[len(prefix):].rsplit("/", 1)[0] for name in names if name.startswith(prefix)}
+    source = tmp_path / "source" / "results"
+    folders = {p.relative_to(source).as_posix() for p in source.rglob("*")
+               if p.is_dir() and any(f.is_file() for f in p.iterdir())}  # subfolders too
     missing = sorted(folders - shipped)
     assert not missing, f"add these results folders to [tool.setuptools.data-files] in pyproject.toml: {missing}"
