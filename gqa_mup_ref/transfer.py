@@ -78,13 +78,15 @@ KV_CHOICES = (*KV_FACTORS, "keep")
 """Values of ``kv_factor``: the package's key/value factors, and ``keep`` (the proxy's own ratio)."""
 
 KV_EVIDENCE = (
-    "What the book's chapter 5 finds (small CPU runs): in a pre-registered experiment at head dim 32 "
+    "What the book finds (small CPU runs): in chapter 5's pre-registered experiment at head dim 32 "
     "(r = 1 -> 8, 12 seeds, 400 steps), the c(r) (gqa) factor's predicted shift of the best key/value LR is "
     "excluded and plain muP's (none: no shift) is not, and on average the shifts lie closer to none's (a direct "
-    "test significant only with 3 of the 12 seeds, whose runs also set the global LR); sqrt(r) (sqrt-r) is excluded at both "
-    "scales tested; larger head dims and r are untested. Keep r fixed from proxy to target when you can (then "
-    "every factor gives the same transfer); if r changes, these data favour 'keep' (the proxy's own "
-    "key/value-to-hidden ratio, not rescaled with r)."
+    "test significant only with 3 of the 12 seeds, whose runs also set the global LR); sqrt(r) (sqrt-r) is "
+    "excluded at both scales tested; larger head dims and r are untested. Along a model family (chapter 6: r "
+    "growing with width, 4 -> 16, head dim 16, 12 seeds), a second pre-registered experiment also excludes "
+    "gqa's predicted slope and not none's, underpowered by its own rule. Keep r fixed from proxy to target when "
+    "you can (then every factor gives the same transfer); if r changes, these data favour 'keep' (the proxy's "
+    "own key/value-to-hidden ratio, not rescaled with r)."
 )
 """The one sentence the package says about choosing a key/value factor when r changes."""
 
