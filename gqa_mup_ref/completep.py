@@ -56,26 +56,20 @@ __all__ = [
     "depth_coord_check",
 ]
 
-DEPTH_LR_RESULTS = "results/ch03_depth_lr"
-WEIGHT_DECAY_RESULTS = "results/ch03_weight_decay"
-DECAY_SEEDS_RESULTS = "results/ch03_decay_seeds"
-"""Where the two sweeps and the seed repeats of :func:`decay_config` are stored, relative to the
-repository root (:func:`results_path` finds them)."""
+DEPTH_LR_RESULTS = "ch03_depth_lr"
+WEIGHT_DECAY_RESULTS = "ch03_weight_decay"
+DECAY_SEEDS_RESULTS = "ch03_decay_seeds"
+"""The folders, in the book's results folder, of the two sweeps and of the seed repeats of
+:func:`decay_config` (:func:`results_path` finds them)."""
 
 
 def results_path(name: str):
-    """``name`` (e.g. ``DEPTH_LR_RESULTS``, ``"results/..."``) in the book's results folder.
-
-    The folder is found by :func:`gqa_mup_ref.results.results_root` (``GQA_MUP_RESULTS``, the checkout that
-    holds this package, or the copy installed with it), which raises :class:`FileNotFoundError` naming the
-    places it looked in and the fix when there is none. The path itself need not exist yet.
-    """
-    from pathlib import PurePosixPath
-
+    """``name`` (e.g. ``DEPTH_LR_RESULTS``) in the book's results folder: :func:`gqa_mup_ref.results.results_path`,
+    which looks in ``GQA_MUP_RESULTS``, the checkout that holds this package, or the copy installed with it, and
+    raises :class:`FileNotFoundError` naming the places it looked in and the fix when there is none."""
     from .results import results_path as located
 
-    parts = PurePosixPath(name).parts
-    return located(*(parts[1:] if parts[:1] == ("results",) else parts))
+    return located(name)
 
 
 def depth_lr_sweep() -> list[RunConfig]:
