@@ -44,6 +44,8 @@ __all__ = [
     "SLOPE",
     "UNDERPOWERED_SD",
     "STAGE1_FILES",
+    "edge_curves",
+    "mixed_windows",
     "load_stage1",
     "load_remade",
     "analyse",
@@ -306,6 +308,38 @@ STAGE1_FILES = ("sweep.toml", "sweep_edge.toml", "sweep_more_seeds.toml")
 """Sweep files whose runs form stage 1: the committed grid, then the contingent edge and seed extensions."""
 
 
+def edge_curves(curves: Mapping[tuple[int, int], Sequence[Point]], seeds: Iterable[int] | None = None
+                ) -> dict[str, list[tuple[int, int]]]:
+    """The protocols' edge rule: ``{"low": [(r, seed), ...], "high": [...]}``, the curves (of ``seeds``, default
+    all) whose grid argmin of validation loss, among the runs that did not diverge, is the lowest or the
+    highest grid point."""
+    wanted = None if seeds is None else set(seeds)
+    out: dict[str, list[tuple[int, int]]] = {"low": [], "high": []}
+    for (r, seed), points in sorted(curves.items()):
+        finite = [p for p in points if math.isfinite(p.loss)]
+        if (wanted is not None and seed not in wanted) or not finite:
+            continue
+        best = min(finite, key=lambda p: p.loss)
+        if best.x == points[0].x:
+            out["low"].append((r, seed))
+        elif best.x == points[-1].x:
+            out["high"].append((r, seed))
+    return out
+
+
+def mixed_windows(curves: Mapping[tuple[int, int], Sequence[Point]], provenance: Mapping[str, Mapping]
+                  ) -> dict[tuple[int, int], list[Point]]:
+    """``{(r, seed): points of its primary window}`` for the windows (the grid argmin and its two neighbours)
+    whose runs were made on different instruction sets (``provenance``: run key -> ``{"isa": ...}``)."""
+    mixed = {}
+    for (r, seed), points in sorted(curves.items()):
+        i = min(range(len(points)), key=lambda k: points[k].loss)
+        window = list(points[max(0, i - 1): i + 2])
+        if len({provenance.get(p.key, {}).get("isa", "unknown") for p in window}) > 1:
+            mixed[(r, seed)] = window
+    return mixed
+
+
 def load_stage1(folder, files: Sequence[str] = STAGE1_FILES) -> tuple[dict, dict[int, int]]:
     """Stored stage-1 curves ``{(r, seed): points}`` of ``folder`` and, per seed, how many planned runs
     are missing. A contingent file (any but the first) with no stored run was never triggered and is skipped."""
@@ -395,13 +429,9 @@ def analyse(curves: Mapping[tuple[int, int], Sequence[Point]], missing: Mapping[
                 collapsed.setdefault(f"r={r} log2mu={p.x:+.2f}", []).append(seed)
     out["collapsed"] = collapsed
     out["diverged"] = sum(p.diverged for points in curves.values() for p in points)
-    mixed = {}
-    for (r, seed), points in sorted(curves.items()):
-        i = min(range(len(points)), key=lambda k: points[k].loss)
-        kinds = sorted({provenance.get(p.key, {}).get("isa", "unknown") for p in points[max(0, i - 1): i + 2]})
-        if len(kinds) > 1:
-            mixed[f"r={r} seed={seed}"] = kinds
-    out["windows_mixing_machines"] = mixed
+    out["windows_mixing_machines"] = {
+        f"r={r} seed={seed}": sorted({provenance.get(p.key, {}).get("isa", "unknown") for p in window})
+        for (r, seed), window in mixed_windows(curves, provenance).items()}
     primary = out["estimators"]["primary"]["verdict"]["case"]
     out["estimator_dependent"] = [e for e in ("argmin", "no-collapsed")
                                   if out["estimators"][e]["verdict"]["case"] != primary]

@@ -31,14 +31,7 @@ def edge_check(curves: dict, missing: dict[int, int], seeds=range(4)) -> int:
     if incomplete:
         print(f"edge check waits: seeds {incomplete} are incomplete ({sum(missing[s] for s in incomplete)} runs)")
         return 1
-    low = []
-    for (r, seed), points in curves.items():
-        if seed not in seeds:
-            continue
-        finite = [p for p in points if p.loss != float("inf")]
-        best = min(finite, key=lambda p: p.loss)
-        where = "LOWEST" if best.x == points[0].x else "highest" if best.x == points[-1].x else "inside"
-        low += [(r, seed)] if where == "LOWEST" else []
+    low = decisive.edge_curves(curves, seeds)["low"]
     # only the rule's outcome: which seeds' argmins lie where is per-seed information about the estimand
     print("edge rule: " + (f"TRIGGERED ({len(low)} curve(s) with the argmin at the lowest point): run "
                            "sweep_edge.toml" if low else "not triggered"))

@@ -18,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-from gqa_mup_ref import family
+from gqa_mup_ref import decisive, family
 
 FOLDER = Path(__file__).resolve().parents[1] / "results" / "ch06_family"
 SEED_RULE_SD = 0.370  # protocol: after seed 9, seeds 10-11 if the per-seed sd of the slope exceeds this
@@ -32,13 +32,8 @@ def edge_check(curves: dict, missing: dict[int, int], seeds=None) -> int:
     if incomplete:
         print(f"edge check waits: seeds {incomplete} are incomplete ({sum(missing[s] for s in incomplete)} runs)")
         return 1
-    low, high = [], []
-    for (r, seed), points in sorted(curves.items()):
-        if seed not in seeds:
-            continue
-        best = min((p for p in points if p.loss != float("inf")), key=lambda p: p.loss)
-        where = "LOWEST" if best.x == points[0].x else "HIGHEST" if best.x == points[-1].x else "inside"
-        (low if where == "LOWEST" else high if where == "HIGHEST" else []).append((r, seed))
+    edges = decisive.edge_curves(curves, seeds)
+    low, high = edges["low"], edges["high"]
     # only the rule's outcome, not which seed's argmin lies where (per-seed information about the estimand)
     print("edge rule: " + "; ".join([f"low TRIGGERED ({len(low)} curve(s)): run sweep_edge_low.toml"] * bool(low)
                                     + [f"high TRIGGERED ({len(high)} curve(s)): run sweep_edge_high.toml"] * bool(high))

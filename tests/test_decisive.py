@@ -201,3 +201,19 @@ def test_load_remade_puts_the_re_made_runs_in_place_of_the_originals(tmp_path):
     (folder / "remade" / "provenance.json").write_text(json.dumps({"0" * 16: {"isa": "TEST"}}))
     with pytest.raises(ValueError, match="not a stored stage-1 run"):
         decisive.load_remade(folder)
+
+
+def test_edge_curves_and_mixed_windows_read_each_curves_argmin():
+    from gqa_mup_ref.decisive import Point, edge_curves, mixed_windows
+
+    grid = [-1.0, -0.5, 0.0, 0.5, 1.0]
+    def curve(best, keys):
+        return [Point(x, 1.0 + (x - best) ** 2, key=k) for x, k in zip(grid, keys)]
+    curves = {(1, 0): curve(-2.0, "abcde"), (1, 1): curve(0.0, "fghij"), (8, 0): curve(3.0, "klmno"),
+              (8, 1): [Point(x, math.inf if x == 1.0 else 1.0 + x * x, diverged=x == 1.0, key=k)
+                       for x, k in zip(grid, "pqrst")]}
+    assert edge_curves(curves) == {"low": [(1, 0)], "high": [(8, 0)]}  # a diverged run is never the argmin
+    assert edge_curves(curves, seeds=[1]) == {"low": [], "high": []}
+    provenance = {k: {"isa": "AVX2" if k in "gh" else "AVX512"} for k in "abcdefghijklmnopqrst"}
+    mixed = mixed_windows(curves, provenance)  # (1, 1)'s window is g, h, i: two machines
+    assert list(mixed) == [(1, 1)] and [p.key for p in mixed[1, 1]] == ["g", "h", "i"]
