@@ -92,10 +92,10 @@ QUANTITY_NAMES = {"act_rms": "RMS of the output", "dact_rms": "RMS change of the
 
 
 def reader_label(label: str) -> str:
-    """A :func:`param_label` as a reader would say it: ``"gqa-mup"`` → ``"GQA-μP"``, ``"mup (kv=gqa)"`` →
-    ``"μP, K/V factor gqa"``."""
+    """A :func:`param_label` as a reader would say it (:data:`READER_NAMES`): ``"gqa-mup"`` → ``"GQA-μP"``,
+    ``"mup (kv=gqa)"`` → ``"μP, K/V factor gqa"``."""
     base, _, factor = label.partition(" (kv=")
-    name = {"sp": "SP", "mup": "μP", "gqa-mup": "GQA-μP"}.get(base, base)
+    name = READER_NAMES.get(base, base)
     return f"{name}, K/V factor {factor.rstrip(')')}" if factor else name
 
 
