@@ -441,12 +441,13 @@ def analyse(curves: Mapping[tuple[int, int], Sequence[Point]], missing: Mapping[
 # ----------------------------------------------------------------------------- the report, as Markdown
 
 
-def report_markdown(result: Mapping) -> dict[str, str]:
+def report_markdown(result: Mapping, underpowered_sd: float = UNDERPOWERED_SD) -> dict[str, str]:
     """The protocol's report of :func:`analyse` as Markdown for the book: ``tests`` (per hypothesis: the
     predicted and measured estimand, 95 % interval, ``t`` and sign-flip ``p``, verdict, MDE), ``sensitivity``
     (each estimator's mean, sd and decision-rule case), ``collapsed`` (runs per grid point, with seeds),
     ``machines`` (primary windows mixing instruction sets), ``extra`` (the tests without censored seeds, and
-    the underpowered statement when a 12-seed sd exceeds :data:`UNDERPOWERED_SD`), ``details`` (seeds,
+    the underpowered statement when a 12-seed sd exceeds ``underpowered_sd``, chapter 5's protocol's
+    :data:`UNDERPOWERED_SD` unless another protocol names its own), ``details`` (seeds,
     estimator, censored, dropped and collapsed counts, and "estimator-dependent" where the sensitivity rule
     applies), and ``verdict``: the decision rule's sentence, with those details appended."""
     primary = result["estimators"]["primary"]
@@ -479,9 +480,9 @@ def report_markdown(result: Mapping) -> dict[str, str]:
     extra = []
     if "verdict_without_censored" in primary:
         w = primary["verdict_without_censored"]
-        extra.append(f"Without the censored seeds: decision-rule case {w['case']} ({w['summary']})")
-    if len(seeds) >= 12 and v["tests"]["none"]["sd"] > UNDERPOWERED_SD:
-        extra.append(f"The per-seed sd, {v['tests']['none']['sd']:.2f}, exceeds {UNDERPOWERED_SD}: the protocol "
+        extra.append(f"Without the censored seeds: decision-rule case {w['case']} ({w['summary'].rstrip('.')})")
+    if len(seeds) >= 12 and v["tests"]["none"]["sd"] > underpowered_sd:
+        extra.append(f"The per-seed sd, {v['tests']['none']['sd']:.2f}, exceeds {underpowered_sd}: the protocol "
                      f"calls the experiment underpowered for the {abs(v['tests']['gqa']['prediction']):.2f}-octave gap "
                      f"(MDE {v['tests']['none']['mde']:.2f} octave)")
     details = (f"seeds {seeds[0]}–{seeds[-1]} ({len(seeds)}), primary estimator (three-point parabola); "

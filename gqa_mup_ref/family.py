@@ -50,6 +50,7 @@ __all__ = [
     "slopes_per_seed",
     "EXPERIMENT_FILES",
     "EXPERIMENT_WIDTHS",
+    "EXPERIMENT_UNDERPOWERED_SD",
     "experiment_repetitions",
     "load_experiment",
     "analyse_experiment",
@@ -230,6 +231,10 @@ EXPERIMENT_FILES = ("sweep.toml", "sweep_edge_low.toml", "sweep_edge_high.toml",
 """The pre-registered model-family experiment's sweep files (``results/ch06_family``): the planned stage 1
 first, then the contingent edge and seed extensions (used where they have stored runs; the last two are
 amendments 3 and 4's: the added seeds on the grid the edge rule gave the others)."""
+
+EXPERIMENT_UNDERPOWERED_SD = 0.415
+"""The protocol's limit on the 12-seed per-seed sd of the slope: above it the report calls the experiment
+underpowered for the 0.368-octave gap (pass it to :func:`gqa_mup_ref.decisive.report_markdown`)."""
 
 EXPERIMENT_WIDTHS = (64, 256)
 """Its two widths: one key/value head of dimension 16, so ``r = 4`` and ``r = 16``."""

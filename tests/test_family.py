@@ -206,3 +206,17 @@ def test_experiment_verdict_is_the_analysis_verdict_for_the_same_slopes():
     primary = result["estimators"]["primary"]
     slopes = [v["s"] for v in primary["per_seed"].values()]
     assert family.experiment_verdict(slopes) == primary["verdict"]
+
+
+def test_the_report_calls_twelve_noisy_seeds_underpowered_at_the_family_protocols_limit():
+    from gqa_mup_ref import decisive
+
+    curves = {}
+    for seed in range(12):
+        shift = (-1) ** seed * 0.5 * (1 + seed % 3)  # slopes spread well beyond sd 0.415
+        for r, centre in ((4, 0.0), (16, shift)):
+            curves[r, seed] = [Point(x, 1.8 + 0.05 * (x - centre) ** 2) for x in MUS]
+    result = family.analyse_experiment(curves, {})
+    assert result["estimators"]["primary"]["verdict"]["tests"]["none"]["sd"] > family.EXPERIMENT_UNDERPOWERED_SD
+    assert "underpowered" in decisive.report_markdown(result, family.EXPERIMENT_UNDERPOWERED_SD)["extra"]
+    assert "underpowered" not in decisive.report_markdown(result)["extra"]  # chapter 5's limit, 1.05, is higher
