@@ -34,3 +34,20 @@ def test_the_chapter_ends_with_takeaways_exercises_and_checks(path):
     assert headings[-3:] == ["Takeaways", "Exercises", "Checks"], (path.name, headings[-4:])
     takeaways = text[text.index("\n## Takeaways"):text.index("\n## Exercises")]
     assert _admonitions(takeaways) == [("Takeaways", "important")], path.name
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_the_exercises_are_numbered_objects_each_followed_by_its_solution(path):
+    """Each exercise is a sphinx-exercise box labelled ``ex-chNN-k`` (k = 1, 2, ... in order, so the page's
+    "Exercise N.k" and the label agree), followed by its dropdown ``{solution}``, which
+    ``GQA_MUP_SOLUTIONS=hide`` removes; no exercise is left as bold text."""
+    text = _markdown(path)
+    chapter = f"ch{path.stem[2:4]}"
+    assert "**Exercise" not in text, f"{path.name}: an exercise written as bold text, not an {{exercise}} box"
+    exercises = re.findall(r"^:::\{exercise\} .+\n:label: (\S+)\n", text, flags=re.M)
+    assert exercises == [f"ex-{chapter}-{k}" for k in range(1, len(exercises) + 1)], (path.name, exercises)
+    assert len(exercises) >= 3, path.name
+    solutions = re.findall(r"^:::\{solution\} (\S+)\n:label: (\S+)\n:class: dropdown\n", text, flags=re.M)
+    assert solutions == [(e, e.replace("ex-", "sol-", 1)) for e in exercises], (path.name, solutions)
+    section = text[text.index("\n## Exercises"):text.index("\n## Checks")]
+    assert section.count(":::{exercise}") == len(exercises), f"{path.name}: an exercise outside ## Exercises"

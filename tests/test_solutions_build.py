@@ -1,5 +1,5 @@
-"""Building without solutions (``GQA_MUP_SOLUTIONS=hide``): a one-page Sphinx project with MyST admonitions
-like the chapters', built in a temporary folder (about a second per build)."""
+"""Building without solutions (``GQA_MUP_SOLUTIONS=hide``): a one-page Sphinx project with a sphinx-exercise
+exercise and solution and MyST admonitions like the chapters', built in a temporary folder (about a second per build)."""
 
 import io
 from pathlib import Path
@@ -20,21 +20,23 @@ PAGE = """\
 Singular values and rank.
 :::
 
-:::{admonition} Exercise
-:class: dropdown
+:::{exercise} a rank-one update
+:label: ex-one
+
 Compute the spectral norm of a rank-one update.
 :::
 
-:::{admonition} Solution
+:::{solution} ex-one
+:label: sol-one
 :class: dropdown
 It is the product of the two vectors' norms, WORKED-ANSWER-ONE (zanzibarquux, a word for the search index).
 :::
 
-Text between the exercises.
+Text between the exercises, which cites {numref}`ex-one`.
 
 :::{admonition} Solution
 :class: dropdown
-WORKED-ANSWER-TWO, with a list:
+WORKED-ANSWER-TWO, in the admonition form the chapters used before sphinx-exercise, with a list:
 
 - a step
 :::
@@ -50,7 +52,8 @@ def _build(tmp_path: Path, monkeypatch, env: str | None, conf_value: str | None 
     src = tmp_path / "src"
     src.mkdir(parents=True)
     conf = (f"import sys\nsys.path.insert(0, {str(EXT)!r})\n"
-            "extensions = ['myst_parser', 'solutions_switch']\nmyst_enable_extensions = ['colon_fence']\n")
+            "extensions = ['myst_parser', 'sphinx_exercise', 'solutions_switch']\nmyst_enable_extensions = ['colon_fence']\n"
+            "exercise_style = 'solution_follow_exercise'\n")  # as _config.yml
     if conf_value is not None:
         conf += f"gqa_mup_solutions = {conf_value!r}\n"
     (src / "conf.py").write_text(conf)
@@ -69,6 +72,7 @@ def test_without_the_switch_the_page_keeps_its_solutions(tmp_path, monkeypatch):
     page = (html / "index.html").read_text(encoding="utf-8")
     assert "WORKED-ANSWER-ONE" in page and "WORKED-ANSWER-TWO" in page
     assert page.count('<p class="admonition-title">Solution</p>') == 2
+    assert '<div class="solution dropdown admonition" id="sol-one">' in page
     assert "Solution omitted" not in page
     assert "zanzibarquux" in (html / "searchindex.js").read_text(encoding="utf-8")
     assert (html / "_sources" / "index.md.txt").is_file()
@@ -78,11 +82,12 @@ def test_hide_removes_every_solution_and_keeps_other_admonitions(tmp_path, monke
     html = _build(tmp_path, monkeypatch, env="hide")
     page = (html / "index.html").read_text(encoding="utf-8")
     assert "WORKED-ANSWER" not in page and "a step" not in page
-    assert '<p class="admonition-title">Solution</p>' not in page
-    assert page.count('<p class="solution-omitted"><em>Solution omitted in this edition.</em></p>') == 2
+    assert '<p class="admonition-title">Solution' not in page
+    assert page.count("<em>Solution omitted in this edition.</em></p>") == 2
+    assert '<p class="solution-omitted" id="sol-one">' in page, "a link to the solution no longer lands"
     for kept in ("Singular values and rank.", "Compute the spectral norm of a rank-one update.",
-                 "Text between the exercises.", '<p class="admonition-title">Prerequisites</p>',
-                 '<p class="admonition-title">Exercise</p>'):
+                 "Text between the exercises", '<p class="admonition-title">Prerequisites</p>',
+                 '<span class="caption-number">Exercise 1 </span>', 'href="#ex-one"'):
         assert kept in page, kept
     assert "zanzibarquux" not in (html / "searchindex.js").read_text(encoding="utf-8")
     assert not (html / "_sources").exists(), "the page's source, solutions included, was copied into the build"

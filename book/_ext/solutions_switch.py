@@ -1,14 +1,18 @@
 """Sphinx extension: build the book without the exercises' solutions, for graded use.
 
-Every chapter writes each solution as a MyST admonition titled "Solution" (a dropdown on the page)::
+Every chapter writes its exercises with `sphinx-exercise <https://ebp-sphinx-exercise.readthedocs.io>`_, each
+solution a dropdown after its exercise::
 
-    :::{admonition} Solution
+    :::{solution} ex-ch02-3
     :class: dropdown
     ...
     :::
 
-By default the book is built as written. With the switch set to ``hide``, every admonition whose title is
-"Solution" (or begins with "Solution"/"Solutions" as a word, e.g. "Solution to exercise 2") is removed from
+(a MyST admonition titled "Solution", the form the chapters used before, is recognised too).
+
+By default the book is built as written. With the switch set to ``hide``, every sphinx-exercise solution,
+and every admonition whose title is "Solution" (or begins with "Solution"/"Solutions" as a word, e.g.
+"Solution to exercise 2"), is removed from
 the built pages and from the search index, and replaced by one italic line, "Solution omitted in this
 edition.", so a student sees that the exercise has a solution elsewhere. Other admonitions ("Exercise",
 "Prerequisites", "Takeaways", ...) are kept. Because the notebooks themselves (which are not changed) hold
@@ -42,8 +46,13 @@ OMITTED_TEXT = "Solution omitted in this edition."
 _SOLUTION_TITLE = re.compile(r"Solutions?\b")
 
 
-def is_solution(admonition: nodes.admonition) -> bool:
-    """Whether a generic admonition's title is "Solution" (or starts with the word "Solution(s)")."""
+def is_solution(admonition: nodes.Element) -> bool:
+    """Whether a node is a sphinx-exercise solution, or a generic admonition whose title is "Solution" (or
+    starts with the word "Solution(s)")."""
+    if type(admonition).__name__ == "solution_node":  # sphinx_exercise.nodes.solution_node
+        return True
+    if not isinstance(admonition, nodes.admonition):
+        return False
     titles = [child for child in admonition.children if isinstance(child, nodes.title)]
     return bool(titles) and _SOLUTION_TITLE.match(titles[0].astext().strip()) is not None
 
@@ -51,7 +60,7 @@ def is_solution(admonition: nodes.admonition) -> bool:
 def remove_solutions(doctree: nodes.Node, replacement: str | None = OMITTED_TEXT) -> int:
     """Remove every solution admonition from ``doctree``, each replaced by ``replacement`` in italics (nothing
     when ``None``). Returns how many were removed."""
-    solutions = [node for node in doctree.findall(nodes.admonition) if is_solution(node)]
+    solutions = [node for node in doctree.findall(nodes.Element) if is_solution(node)]
     for node in solutions:
         if replacement is None:
             node.parent.remove(node)
