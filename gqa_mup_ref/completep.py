@@ -36,7 +36,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from .config import RunConfig
-from .sweep import expand_grid
+from .sweep_config import expand_grid
 
 __all__ = [
     "DEPTH_LR_RESULTS",

@@ -345,7 +345,7 @@ def load_stage1(folder, files: Sequence[str] = STAGE1_FILES) -> tuple[dict, dict
     are missing. A contingent file (any but the first) with no stored run was never triggered and is skipped."""
     from pathlib import Path
 
-    from .sweep import load_sweep_config
+    from .sweep_config import load_sweep_config
 
     folder = Path(folder)
     records, missing = [], {}

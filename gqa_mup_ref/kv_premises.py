@@ -211,7 +211,7 @@ def load_premise_runs(folder) -> list[dict]:
     import json
     from pathlib import Path
 
-    from .sweep import _BOOK_RESULTS_FIX, _shown
+    from .sweep_config import _BOOK_RESULTS_FIX, _shown
 
     folder = Path(folder)
     paths = sorted(folder.glob("*.json"))

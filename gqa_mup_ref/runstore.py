@@ -66,7 +66,7 @@ _FLOAT_FIELDS = _float_fields()
 def normalized_fields(values: Mapping[str, Any]) -> dict:
     """Integers given for float fields become floats (``weight_decay = 0`` is ``0.0``).
 
-    :func:`run_key` counts a field this way, and :func:`~gqa_mup_ref.sweep.expand_grid` builds its
+    :func:`run_key` counts a field this way, and :func:`~gqa_mup_ref.sweep_config.expand_grid` builds its
     configs from values normalized with it, so ``weight_decay = 0`` in a sweep file is the default run.
     """
     return {k: float(v) if k in _FLOAT_FIELDS and type(v) is int else v for k, v in values.items()}

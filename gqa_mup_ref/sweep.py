@@ -1,26 +1,23 @@
 """Running sweeps: grids of training runs, sharded, on workers: the experiment engine of chapters 3–5.
 
 A sweep is a list of :class:`~gqa_mup_ref.train.RunConfig` (usually the product of a few grid
-lists, :func:`expand_grid`, read from a sweep file by :func:`load_sweep_config`), split into shards
-by :func:`shard_runs`. :func:`run_sweep` runs what has no stored result yet: on CPU in worker
+lists, :func:`~gqa_mup_ref.sweep_config.expand_grid`, read from a sweep file by
+:func:`~gqa_mup_ref.sweep_config.load_sweep_config`), split into shards by :func:`shard_runs`. :func:`run_sweep` runs what has no stored result yet: on CPU in worker
 processes with one thread each (two single-thread workers beat one two-thread process on two
 cores), on a GPU sequentially in this process. A run that diverges is stored as diverged; a run
 that raises is reported in :attr:`SweepReport.failed` and retried by the next rerun; neither stops
 the sweep. :func:`estimate_cost` says what a sweep will cost before it runs.
 
-Storing the runs (run keys, one JSON file per run written atomically, reading and checking them)
-lives in :mod:`gqa_mup_ref.runstore`, and analysing them (tidy rows, seed statistics, paired
-differences, optima) in :mod:`gqa_mup_ref.analysis`; the public names of both are re-exported here
-for code written before the splits.
+Building the run list (grids and sweep files) lives in :mod:`gqa_mup_ref.sweep_config`, storing the
+runs (run keys, one JSON file per run written atomically, reading and checking them) in
+:mod:`gqa_mup_ref.runstore`, and analysing them (tidy rows, seed statistics, paired differences,
+optima) in :mod:`gqa_mup_ref.analysis`; the public names of all three are re-exported here for code
+written before the splits.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as futures
-import dataclasses
-import itertools
-import json
-import math
 import multiprocessing
 import os
 import re
@@ -29,9 +26,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .config import RunConfig
+
+# The run list (grids, sweep files) is built in gqa_mup_ref.sweep_config; `sweep.expand_grid` etc. keep working.
+from .sweep_config import expand_grid, load_sweep_config  # noqa: F401
 
 # Re-exported: the analysis functions moved to gqa_mup_ref.analysis; `sweep.optima` etc. keep working.
 from .analysis import (  # noqa: F401
@@ -69,14 +69,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "SweepReport",
-    "expand_grid",
-    "load_sweep_config",
     "shard_runs",
     "parse_shard",
     "run_sweep",
     "resolve_device",
     "check_device",
     "estimate_cost",
+    # re-exported from .sweep_config (building the run list)
+    "expand_grid",
+    "load_sweep_config",
     # re-exported from .runstore (storing runs)
     "FORMAT_VERSION",
     "ResultsError",
@@ -100,157 +101,7 @@ __all__ = [
 ]
 
 
-_CONFIG_FIELDS = {f.name for f in dataclasses.fields(RunConfig)}
-
-
-# ----------------------------------------------------------------------------- building the run list
-
-
-def expand_grid(fixed: Mapping[str, Any] | None = None, grid: Mapping[str, Sequence] | None = None
-                ) -> list[RunConfig]:
-    """The product of the ``grid`` lists on top of the ``fixed`` fields, as configs, duplicates dropped.
-
-    Keys are :class:`RunConfig` fields. ``log2_<field>`` takes exponents (``log2_lr = [-8, -7]``
-    means ``lr ∈ {2⁻⁸, 2⁻⁷}``). ``lr_multipliers`` takes a list of tables
-    (``lr_multipliers = [{key = 0.5}, {key = 2.0}]``). A list of tables under any name that is not
-    a field varies several fields together (``shape = [{width = 128, n_head = 4}, {width = 256,
-    n_head = 8}]``). The last grid key varies fastest.
-
-    An invalid point raises ValueError naming it; when every point fails because the fixed fields
-    do not make a valid run by themselves, the message blames the fixed fields instead.
-    """
-    fixed = dict(fixed or {})
-    grid = dict(grid or {})
-    _check_fields(fixed, "fixed field")
-    axes: list[list[dict]] = []
-    for name, values in grid.items():
-        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
-            raise ValueError(f"grid.{name}={values!r} must be a non-empty list of values")
-        if name.startswith("log2_"):
-            target = name[len("log2_"):]
-            _check_fields({target: None}, f"grid.{name} refers to a field")
-            exponents = []
-            for v in values:
-                if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
-                    raise ValueError(f"grid.{name} entry {v!r} must be a finite number (an exponent of 2)")
-                exponents.append({target: 2.0 ** float(v)})
-            axes.append(exponents)
-        elif name in _CONFIG_FIELDS:  # a field's values (lr_multipliers' values are tables)
-            axes.append([{name: v} for v in values])
-        elif all(isinstance(v, Mapping) for v in values):
-            for v in values:
-                _check_fields(v, f"grid.{name} entry field")
-            axes.append([dict(v) for v in values])
-        else:
-            _check_fields({name: None}, "grid field")
-    configs: list[RunConfig] = []
-    seen: set[str] = set()
-    failures: list[tuple[dict, str]] = []
-    for combination in itertools.product(*axes):
-        values = dict(fixed)
-        for part in combination:
-            values.update(part)
-        try:
-            config = RunConfig(**normalized_fields(values))
-        except (TypeError, ValueError) as error:
-            failures.append(({k: v for part in combination for k, v in part.items()}, str(error)))
-            continue
-        if (key := run_key(config)) not in seen:
-            seen.add(key)
-            configs.append(config)
-    if failures:
-        varied, error = failures[0]
-        if not configs and _fixed_error(fixed, grid) is not None:
-            # Every point fails and the fixed fields fail on their own: the fixed fields are wrong.
-            given = ", ".join(f"{k}={v!r}" for k, v in fixed.items())
-            raise ValueError(f"the fixed fields are not a valid run ({_fixed_error(fixed, grid)}); "
-                             f"fix the top-level fields ({given})")
-        raise ValueError(
-            f"grid point {varied} is not a valid run ({error}); remove it from the grid"
-            + (f" ({len(failures)} of {len(failures) + len(configs)} points fail)"
-               if len(failures) > 1 else "")
-        )
-    return configs
-
-
-def _fixed_error(fixed: Mapping, grid: Mapping) -> str | None:
-    """The error of the fixed fields alone (defaults elsewhere), or None when they make a valid run."""
-    try:
-        RunConfig(**normalized_fields(fixed))
-    except (TypeError, ValueError) as error:
-        return str(error)
-    return None
-
-
-_BOOK_RESULTS_FIX = ("to read the book's committed results, run the notebook from the repository's book/ folder, "
-                     "next to its results/ (on Colab, run the notebook's first code cell, which clones the "
-                     "repository and changes into its book/ folder), or pass a path made by "
-                     "gqa_mup_ref.results.results_path(...), which also finds the copy installed with the "
-                     "package or the folder named by GQA_MUP_RESULTS")
-"""The fix named by errors about a missing results folder given as a path (:func:`load_sweep_config`,
-:mod:`.kv_premises`); :mod:`.results` names its own when it finds no results folder at all."""
-
-
-def _shown(path: Path) -> str:
-    """``'path'``, and for a relative path the working directory it was resolved from, for an error."""
-    return repr(str(path)) + ("" if path.is_absolute() else f" (from the working directory {os.getcwd()!r})")
-
-
-def load_sweep_config(path: str | os.PathLike) -> tuple[list[RunConfig], dict]:
-    """Read a sweep file (TOML, JSON, or YAML when PyYAML is installed): ``(configs, settings)``.
-
-    Top-level keys are fixed :class:`RunConfig` fields, ``grid`` is a table of lists (see
-    :func:`expand_grid`), and the optional settings ``results`` (folder) and ``workers`` are
-    returned in ``settings``.
-    """
-    path = Path(path)
-    if not path.is_file():
-        if not path.parent.is_dir() and "results" in path.parts:
-            raise ValueError(f"sweep config {_shown(path)} does not exist, nor does its folder; "
-                             + _BOOK_RESULTS_FIX)
-        raise ValueError(f"sweep config {str(path)!r} does not exist; pass an existing .toml or .json file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ValueError(f"cannot read sweep config {path}: {error}") from None
-    suffix = path.suffix.lower()
-    if suffix == ".toml":
-        import tomllib
-
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as error:  # its message ends "(at line L, column C)"
-            raise ValueError(f"{path}: TOML syntax error: {error}") from None
-    elif suffix == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}:{error.lineno}: JSON syntax error: {error.msg} "
-                             f"(at line {error.lineno}, column {error.colno})") from None
-    elif suffix in (".yaml", ".yml"):
-        try:
-            import yaml
-        except ImportError:
-            raise ValueError(
-                f"{path} is YAML but PyYAML is not installed; install pyyaml or use TOML/JSON"
-            ) from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as error:  # its message names the line
-            raise ValueError(f"{path}: YAML syntax error: {' '.join(str(error).split())}") from None
-    else:
-        raise ValueError(f"sweep config {path} has suffix {suffix!r}; use .toml or .json")
-    if not isinstance(data, dict):
-        raise ValueError(f"sweep config {path} must be a table of fields, got {type(data).__name__}")
-    data = dict(data)
-    grid = data.pop("grid", {})
-    settings = {k: data.pop(k) for k in ("results", "workers") if k in data}
-    if not isinstance(grid, dict):
-        raise ValueError(f"'grid' in {path} must be a table of lists, got {type(grid).__name__}")
-    try:
-        return expand_grid(data, grid), settings
-    except ValueError as error:
-        raise ValueError(f"{path}: {error}") from None
+# ----------------------------------------------------------------------------- shards of the run list
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -276,15 +127,6 @@ def _check_shard(shard: tuple[int, int]) -> tuple[int, int]:
     if n < 1 or not 1 <= i <= n:
         raise ValueError(f"shard={i}/{n} is out of range; use i/N with 1 <= i <= N")
     return i, n
-
-
-def _check_fields(values: Mapping, what: str) -> None:
-    unknown = sorted(set(values) - _CONFIG_FIELDS)
-    if unknown:
-        raise ValueError(
-            f"unknown {what} {', '.join(map(repr, unknown))}; RunConfig fields are "
-            f"{', '.join(sorted(_CONFIG_FIELDS))}"
-        )
 
 
 # ----------------------------------------------------------------------------- running
