@@ -1,18 +1,12 @@
 """The single source of every scaling rule: init, Adam learning rate, weight decay, multipliers.
 
 A parameterization is data. For each parameter *role* of a decoder-only GQA transformer it gives
-four ``sympy`` expressions in the shape symbols
-
-    m    = width / base_width           (width multiplier)
-    m_L  = depth / base_depth           (depth multiplier)
-    r    = n_head / n_kv_head           (how many query heads share one key/value head)
-    d    = head_dim                     (head dimension; width / n_head unless set explicitly)
-    ρ    = n_q / width = n_head·d / width (query width over model width; 1 when d = width / n_head)
-
-namely the init std (in units of a base std σ₀), the Adam learning-rate factor (times a base LR η),
+four ``sympy`` expressions in the shape symbols of :mod:`gqa_mup_ref.shape_symbols` (``m = n / n_base``,
+``m_L = L / L_base``, ``r = H / H_kv``, head dimension ``d``, query width ratio ``ρ = H·d / n``), namely the init std (in units of a base std σ₀), the Adam learning-rate factor (times a base LR η),
 the weight-decay factor (times a base decay λ), a forward multiplier and the Adam ε factor (times a
-base ε); plus the attention-logit scale and the residual-branch multiplier. The same expressions are printed in the book's tables,
-evaluated for the model and the optimizer, and shown by ``python -m gqa_mup_ref rules``.
+base ε); plus the attention-logit scale and the residual-branch multiplier. The same expressions are printed in the
+book's tables (:mod:`gqa_mup_ref.rule_tables`), evaluated for the model and the optimizer, and shown by
+``python -m gqa_mup_ref rules``.
 
 Named parameterizations (``PARAMETERIZATIONS``):
 
@@ -46,6 +40,7 @@ from typing import TYPE_CHECKING
 
 import sympy
 
+from .shape_symbols import SYMBOLS, Shape, d, m, m_L, r, rho  # noqa: F401  (SYMBOLS, d: re-exported)
 from .spectral import kv_repetition_factor
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -72,15 +67,6 @@ __all__ = [
     "rules_text",
 ]
 
-m, m_L, r, d = sympy.symbols("m m_L r d", positive=True)
-rho = sympy.Symbol("rho", positive=True)
-SYMBOLS = {
-    "m": "width multiplier n / n_base",
-    "m_L": "depth multiplier L / L_base",
-    "r": "query heads per key/value head, H / H_kv",
-    "d": "head dimension (n / H unless set explicitly)",
-    "rho": "query width over model width, n_q / n = H·d / n (1 when d = n / H)",
-}
 
 ROLES = (
     "embedding",
@@ -107,7 +93,7 @@ ROLE_RULES: dict[str, str] = {
     "norm": "norm_rule",
 }
 """Role -> the :class:`Parameterization` method that defines its rule (and whose docstring names the chapter
-deriving it); :func:`rules_markdown` links each row of the table to it."""
+deriving it); :func:`~gqa_mup_ref.rule_tables.rules_markdown` links each row of the table to it."""
 
 KV_FACTORS: dict[str, tuple[sympy.Expr, str]] = {
     "none": (sympy.Integer(1), "keys/values learn like every hidden matrix (plain μP)"),
@@ -128,87 +114,6 @@ def kv_factor_value(name: str, r_value: float, query_ratio: float = 1.0) -> floa
     if name not in KV_FACTORS:
         raise ValueError(f"unknown kv_factor={name!r}; choose one of {', '.join(KV_FACTORS)}")
     return float(KV_FACTORS[name][0].subs({r: r_value, rho: query_ratio}))
-
-
-@dataclass(frozen=True)
-class Shape:
-    """The sizes a rule depends on. ``base_width``/``base_depth`` are the proxy model's (m = m_L = 1).
-
-    ``head_dim`` defaults to ``width / n_head``; set it explicitly for models whose query width
-    ``n_q = n_head · head_dim`` differs from ``width`` (many released GQA models do). The rules then use
-    ``ρ = n_q / width`` in the key/value factor. The width multiplier ``m`` is taken from ``width``
-    alone, which assumes ``ρ`` is the same for the proxy and the target (W_O's fan-in is ``n_q``).
-    """
-
-    width: int
-    depth: int
-    n_head: int
-    n_kv_head: int
-    base_width: int | None = None
-    base_depth: int = 1
-    head_dim: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.base_width is None:
-            object.__setattr__(self, "base_width", self.width)
-        if self.head_dim is not None:
-            if not isinstance(self.head_dim, int) or isinstance(self.head_dim, bool):
-                raise ValueError(f"head_dim={self.head_dim!r} must be an integer")
-            if self.head_dim < 1:
-                raise ValueError(f"head_dim={self.head_dim} must be a positive integer")
-        for name in ("width", "depth", "n_head", "n_kv_head", "base_width", "base_depth"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise ValueError(f"{name}={value!r} must be an integer")
-            if value < 1:
-                raise ValueError(f"{name}={value} must be a positive integer")
-        if self.n_head % self.n_kv_head:
-            divisors = [k for k in range(1, self.n_head + 1) if self.n_head % k == 0]
-            raise ValueError(
-                f"n_head={self.n_head} is not divisible by n_kv_head={self.n_kv_head}; "
-                f"choose n_kv_head in {{{', '.join(map(str, divisors))}}}"
-            )
-        if self.head_dim is None:
-            if self.width % self.n_head:
-                raise ValueError(
-                    f"width={self.width} is not divisible by n_head={self.n_head}; choose a width "
-                    f"that is a multiple of {self.n_head} (head dim = width / n_head), or give "
-                    "head_dim explicitly"
-                )
-            object.__setattr__(self, "head_dim", self.width // self.n_head)
-
-    @property
-    def query_width(self) -> int:
-        """``n_q = n_head · head_dim``: rows of W_Q (and of the repeated K⊕, V⊕), columns of W_O."""
-        return self.n_head * self.head_dim
-
-    @property
-    def query_ratio(self) -> float:
-        """``ρ = n_q / width``; 1 unless ``head_dim`` was set to something other than ``width / n_head``."""
-        return self.query_width / self.width
-
-    @property
-    def r(self) -> int:
-        """Repetition ``H / H_kv``: 1 is multi-head attention, ``H`` is multi-query attention."""
-        return self.n_head // self.n_kv_head
-
-    @property
-    def width_multiplier(self) -> float:
-        return self.width / self.base_width
-
-    @property
-    def depth_multiplier(self) -> float:
-        return self.depth / self.base_depth
-
-    def substitutions(self) -> dict[sympy.Symbol, sympy.Expr]:
-        """Values of the shape symbols, exact (rationals), for evaluating rules."""
-        return {
-            m: sympy.Rational(self.width, self.base_width),
-            m_L: sympy.Rational(self.depth, self.base_depth),
-            r: sympy.Integer(self.r),
-            d: sympy.Integer(self.head_dim),
-            rho: sympy.Rational(self.query_width, self.width),
-        }
 
 
 @dataclass(frozen=True)
@@ -586,100 +491,13 @@ def build_adamw(
     )
 
 
-# ----------------------------------------------------------------------------- rendering
-
-_COLUMNS = ("init std / σ₀", "Adam LR / η", "weight decay / λ", "multiplier", "Adam ε / ε₀")
-
-
-def _latex(expr: sympy.Expr) -> str:
-    return f"${sympy.latex(sympy.factor(expr))}$"
+# gqa_mup_ref.rule_tables imports this module, so its functions are looked up there on first use.
+_RULE_TABLES = ("rules_markdown", "rule_target", "rules_text")
 
 
-def rule_target(role: str) -> str:
-    """The API reference's id for the method defining ``role``'s rule, ``ROLE_RULES[role]``.
+def __getattr__(name: str):
+    if name in _RULE_TABLES:
+        from . import rule_tables
 
-    Sphinx autodoc gives every documented object its dotted name as anchor; :func:`rules_markdown` links
-    the role to it as ``[role](#id)``, which the book (MyST) resolves to ``api_reference.html#id``.
-    """
-    if role not in ROLE_RULES:
-        raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
-    return f"{__name__}.{Parameterization.__qualname__}.{ROLE_RULES[role]}"
-
-
-def _cells(role: str, values: list[str], links: bool = False) -> list[str]:
-    """A table row; norm gains are initialised to ones (std 0), which the table says in words."""
-    name = f"[{role}](#{rule_target(role)})" if links else role
-    return [name, "ones"] + values[1:] if role == "norm" else [name] + values
-
-
-def _table_number(value: float) -> str:
-    """A rule-table entry: an exact simple fraction as one (``1/128``, ``3/2``, ``1``), else four
-    significant digits (``1.207``, ``1.25e-09``)."""
-    from fractions import Fraction
-
-    if value and math.isfinite(value):
-        fraction = Fraction(value).limit_denominator(4096)
-        if fraction.numerator <= 4096 and abs(float(fraction) - value) <= 1e-12 * abs(value):
-            return str(fraction)
-    return f"{value:.4g}"
-
-
-def rules_markdown(
-    param: Parameterization | str, shape: Shape | None = None, general_head_dim: bool = False,
-    links: bool = True,
-) -> str:
-    """The rule table as Markdown: formulas (LaTeX) or, given a shape, their values (exact simple
-    fractions as fractions, ``1/128`` rather than ``0.007812``; others to four significant digits).
-
-    Formulas assume ``H·d = n`` (``ρ = 1``) unless ``general_head_dim`` keeps ``ρ = n_q / n`` in them.
-    With ``links`` (the default, for the book) each role links to the method that defines its rule
-    (:func:`rule_target`), whose docstring names the chapter that derives it; ``links=False`` gives
-    plain role names.
-    """
-    param = get_parameterization(param)
-    if shape is None:
-        symbolic, attention, residual = param.symbolic()
-        fix = {} if general_head_dim else {rho: 1}
-        rows = [
-            _cells(role, [_latex(sympy.sympify(getattr(rule, f.name)).subs(fix))
-                          for f in dataclasses.fields(rule)], links)
-            for role, rule in symbolic.items()
-        ]
-        extra = f"Attention logits × {_latex(attention)}; each residual branch × {_latex(residual)}."
-    else:
-        rules = param.rules(shape)
-        rows = [
-            _cells(role, [_table_number(v) for v in (rule.init_std / rules.base_init_std, rule.lr_factor,
-                                                      rule.wd_factor, rule.multiplier, rule.eps_factor)], links)
-            for role, rule in rules.groups.items()
-        ]
-        extra = (f"Attention logits × {_table_number(rules.attention_scale)}; "
-                 f"each residual branch × {_table_number(rules.residual_multiplier)}.")
-    lines = ["| role | " + " | ".join(_COLUMNS) + " |", "|---" * (len(_COLUMNS) + 1) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines) + "\n\n" + extra
-
-
-def rules_text(rules: Rules) -> str:
-    """The rule table as aligned plain text (for the terminal)."""
-    s = rules.shape
-    header = (
-        f"{rules.parameterization} (kv_factor={rules.kv_factor}, alpha={rules.alpha:g}) for "
-        f"width={s.width} (m={s.width_multiplier:g}), depth={s.depth} (m_L={s.depth_multiplier:g}), "
-        f"heads={s.n_head}, kv_heads={s.n_kv_head} (r={s.r}), head_dim={s.head_dim}"
-        + (f" (n_q={s.query_width} != width)" if s.query_width != s.width else "")
-    )
-    names = ("role", "init_std", "lr_factor", "wd_factor", "multiplier", "eps_factor")
-    rows = [names] + [
-        (role, f"{g.init_std:.6g}", f"{g.lr_factor:.6g}", f"{g.wd_factor:.6g}", f"{g.multiplier:.6g}",
-         f"{g.eps_factor:.6g}")
-        for role, g in rules.groups.items()
-    ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(names))]
-    body = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-    footer = (
-        f"attention_scale = {rules.attention_scale:.6g}   "
-        f"residual_multiplier = {rules.residual_multiplier:.6g}   (init_std absolute, σ₀ = "
-        f"{rules.base_init_std:g}; LR, decay, ε are factors on the base values)"
-    )
-    return "\n".join([header, *body, footer])
+        return getattr(rule_tables, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,6 +1,6 @@
 """Model shapes from what a practitioner has: a local ``config.json`` (or its folder), or an inline spec.
 
-:func:`parse_shape` turns either into a :class:`~gqa_mup_ref.parameterization.Shape`; nothing is
+:func:`parse_shape` turns either into a :class:`~gqa_mup_ref.shape_symbols.Shape`; nothing is
 downloaded and torch is not imported. Every error is one line that names the user's own key (the
 config file's ``num_attention_heads``, the spec's ``heads``) with its value and the fix, and the
 sizes are bounded like the ``rules`` command's: a width above :data:`MAX_WIDTH` or a depth above

@@ -20,7 +20,7 @@ and values, …), whatever the base.
 **One depth convention.** The base depth defaults to 1, as in ``rules``, :class:`~gqa_mup_ref.config.RunConfig`
 and the GQA-μP authors' code: a proxy of depth L was trained with residual multiplier
 ``m_L^(−α) = 1/L`` (α = 1). The base width defaults to the proxy's width (``m = 1`` there). A
-:class:`~gqa_mup_ref.parameterization.Shape` passed as the proxy brings its own ``base_width`` and
+:class:`~gqa_mup_ref.shape_symbols.Shape` passed as the proxy brings its own ``base_width`` and
 ``base_depth``. Every answer states the assumption (:attr:`Transfer.assumption`): the learning rates
 do not depend on the base depth (α = 1), but the residual multiplier and ε do.
 
