@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .parameterization import KV_FACTORS, PARAMETERIZATIONS, Shape, get_parameterization, rules_text
+from .parameterization import KV_FACTORS, PARAMETERIZATIONS, Shape, get_parameterization
+from .rule_tables import rules_text
 from .shapes import MAX_DEPTH, MAX_WIDTH, MIN_HEAD_DIM
 from .transfer import KV_CHOICES
 

@@ -7,9 +7,9 @@ One row per parameter role, one column per quantity a rule sets, in units of the
 followed by the attention-logit scale and the residual-branch multiplier. :func:`rules_markdown` writes
 the formulas (LaTeX, in the shape symbols ``m, m_L, r, d, ρ``) or, for one shape, their values, each role
 linked to the method of :class:`~gqa_mup_ref.parameterization.Parameterization` that defines its rule
-(:func:`rule_target`); :func:`rules_text` prints one shape's values as aligned text (``python -m
-gqa_mup_ref rules``). The rules themselves live in :mod:`gqa_mup_ref.parameterization`, which also
-offers these three functions under their old names.
+(:func:`rule_target`); :func:`rules_text` prints one shape's values as aligned text
+(``python -m gqa_mup_ref rules``). The rules themselves live in :mod:`gqa_mup_ref.parameterization`,
+which also offers these three functions under their old names.
 """
 
 from __future__ import annotations
