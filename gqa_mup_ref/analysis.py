@@ -207,11 +207,12 @@ HEADERS = {
 }
 """Column names of the package's rows as :func:`markdown_table` shows them to a reader."""
 
-_NUMBER_TEXT = re.compile(r"^[<>≤≥≈~]?\s*[+\-−±]?\s*(\d|\.\d|nan$|inf$)")
+_NUMBER_TEXT = re.compile(r"^[\[(]?\s*[<>≤≥≈~]?\s*[+\-−±]?\s*(\d|\.\d|nan$|inf$)")
 
 
 def _numeric(value: Any) -> bool:
-    """A number, or text that shows one (``"+0.25"``, ``"< 0.05"``, ``"1.2e-3 ± 4e-4"``, ``"nan"``)."""
+    """A number, or text that shows one (``"+0.25"``, ``"< 0.05"``, ``"1.2e-3 ± 4e-4"``, ``"nan"``, an interval
+    ``"[-0.62, +0.17]"``)."""
     if isinstance(value, bool):
         return False
     return isinstance(value, (int, float)) or (isinstance(value, str) and bool(_NUMBER_TEXT.match(value)))
@@ -219,8 +220,8 @@ def _numeric(value: Any) -> bool:
 
 def markdown_table(rows: Sequence[Mapping], columns: Sequence[str] | None = None, digits: int = 4) -> str:
     """Rows as a Markdown pipe table, cells formatted as in :func:`format_table` (floats to ``digits``
-    significant digits, booleans as yes/no); columns of numbers (or of text that shows numbers)
-    right-aligned; the package's column names shown as :data:`HEADERS` says; ``\\ | * _ ` $`` escaped, so a
+    significant digits, booleans as yes/no); columns of numbers (or of text that shows numbers; a dash or
+    "n/a" for a missing value does not count) right-aligned; the package's column names shown as :data:`HEADERS` says; ``\\ | * _ ` $`` escaped, so a
     cell shows as written."""
     if not rows:
         return "(no rows)"
@@ -235,7 +236,8 @@ def markdown_table(rows: Sequence[Mapping], columns: Sequence[str] | None = None
             text = "" if value is None else str(value)
         return "".join("\\" + ch if ch in "\\|*_`$" else ch for ch in text)
 
-    numeric = [all(_numeric(row.get(c)) for row in rows if row.get(c) not in (None, "")) for c in columns]
+    missing = (None, "", "–", "—", "-", "n/a")  # a cell with no value does not make its column text
+    numeric = [all(_numeric(row.get(c)) for row in rows if row.get(c) not in missing) for c in columns]
     lines = ["| " + " | ".join(cell(HEADERS.get(c, c)) for c in columns) + " |",
              "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
     lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]

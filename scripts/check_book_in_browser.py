@@ -14,6 +14,8 @@ For each page, at a phone width (420 px) and a desktop width (1280 px):
   numerator, a subscript) is drawn at 11 px or more;
 * no printed table wraps mid-row: a line of a printed output with a column gap (two or more spaces between
   words, a " | " separator, or a rule of dashes), in an output with at least two such lines, stays on one line;
+* at the desktop width, no number in a table breaks over two lines: a cell of a rendered table whose text is a
+  number (``1.09 ± 0.08``, ``+0.37 [−0.62, +0.17]``, ``p = 0.045``) stays on one line;
 * navigation works: below the desktop width each visible ☰ and ☷ button opens its drawer (and Escape closes
   it); at the desktop width the visible ☰ hides the sidebar and shows it again;
 * the sidebar numbers the chapters: its entry for ``book/ch0n_*`` starts with "n." (the prose's "Chapter n");
@@ -22,7 +24,9 @@ For each page, at a phone width (420 px) and a desktop width (1280 px):
 * at the desktop width, every figure's smallest text is drawn at 9 CSS px or more: the PNG's record of its
   smallest text in image pixels (``gqa_mup_ref.page_figures``) times the width the page shows it at over its
   natural width; a PNG without that record (a figure not made by ``page_figures.page_png``) fails too;
-* no figure is distorted: each is shown with its PNG's aspect ratio, at both widths.
+* no figure is distorted: each is shown with its PNG's aspect ratio, at both widths;
+* at the phone width, every chapter figure (not a slider's view) shows its phone version, its panels stacked
+  in one column (``book/_ext/narrow_figures.py``), with its smallest text at 9 CSS px or more.
 
 Used by ``tests/test_browser.py``; also a command for maintainers::
 
@@ -128,6 +132,23 @@ _OVERFLOW = """desktop => {
 
 # A row of a printed table, as the book's readers would call it (see the module docstring).
 _TABLE_ROW = r"/\S {2,}\S|\s\|\s|^\s*-{2,}(\s+-{2,})+\s*$/"
+
+# A table cell that shows a number: digits, signs, ±, brackets, a unit or an "x = " prefix, nothing else.
+_NUMBER_CELL = r"/^[\s\d.,:;%+\-−–±×≈~<>≤≥=()\[\]ep]*\d[\s\d.,:;%+\-−–±×≈~<>≤≥=()\[\]ep]*$/"
+
+_WRAPPED_NUMBERS = """() => {
+  const NUMBER = %s;
+  const problems = [];
+  for (const cell of document.querySelectorAll('article table td, article table th')) {
+    if (!cell.getClientRects().length || !NUMBER.test(cell.textContent.trim())) continue;
+    const range = document.createRange();
+    range.selectNodeContents(cell);
+    const tops = [...range.getClientRects()].filter(r => r.width > 0).map(r => r.top);
+    if (tops.length && Math.max(...tops) - Math.min(...tops) > 4)
+      problems.push('a number breaks over two lines in a table cell: "' + cell.textContent.trim().slice(0, 40) + '"');
+  }
+  return problems.slice(0, 5);
+}""" % _NUMBER_CELL
 
 _WRAPPED_ROWS = """() => {
   const ROW = %s;
@@ -244,6 +265,8 @@ _ALT_TEXT = """() => [...document.querySelectorAll('article img')].filter(img =>
 _FIGURES = """() => [...document.querySelectorAll('article img')]
   .filter(i => i.getBoundingClientRect().width > 0 && /\\.png$|^data:image\\/png/i.test(i.getAttribute('src') || ''))
   .map(i => ({src: i.currentSrc || i.src, rendered: i.getBoundingClientRect().width, natural: i.naturalWidth,
+              inWidget: !!i.closest('.widget-html-content, .jupyter-widgets'),
+              narrow: /\\.narrow\\.png$/.test(i.currentSrc || ''),
               renderedHeight: i.getBoundingClientRect().height, naturalHeight: i.naturalHeight,
               alt: (i.getAttribute('alt') || '').slice(0, 60)}))"""
 
@@ -309,6 +332,20 @@ def figure_text_problems(figures: list[dict], smallest_px: float = SMALLEST_FIGU
             problems.append(f"figure {name}: smallest text {shown:.1f} px at the width shown "
                             f"({figure['rendered']:.0f} of {figure['natural']} px); needs {smallest_px} px")
     return problems
+
+
+def phone_figure_problems(figures: list[dict], smallest_px: float = SMALLEST_FIGURE_TEXT_PX) -> list[str]:
+    """At a phone width: every chapter figure (not a slider's view) shows its phone version, the PNG with its
+    panels stacked in one column (``book/_ext/narrow_figures.py``), and that PNG's smallest text is drawn at
+    ``smallest_px`` CSS px or more."""
+    chapter = [f for f in figures if not f.get("inWidget")]
+    problems = []
+    for figure in chapter:
+        if not figure.get("narrow"):
+            name = f'"{figure["alt"]}…"' if figure["alt"] else figure["src"].split("/")[-1][:40]
+            problems.append(f"figure {name} has no phone version (panels stacked in one column): draw it "
+                            "through gqa_mup_ref.page_figures and build with book/_ext/narrow_figures.py")
+    return problems + figure_text_problems([f for f in chapter if f.get("narrow")], smallest_px)
 
 
 def find_chromium() -> str | None:
@@ -407,8 +444,11 @@ def check_page(context, path: Path, width: int, screenshots: Path | None = None,
     problems += [f"at {width} px: {p}" for p in page.evaluate(_WRAPPED_ROWS)]
     problems += [f"at {width} px: {p}" for p in page.evaluate(_SMALL_TABLE_MATH, SMALLEST_TABLE_MATH_PX)]
     problems += [f"at {width} px: {p}" for p in squashed_figures(page.evaluate(_FIGURES))]
+    if width < DESKTOP:
+        problems += [f"at {width} px: {p}" for p in phone_figure_problems(page.evaluate(_FIGURES))]
     if width >= DESKTOP:
         problems += page.evaluate(_SIDEBAR_NUMBERS) + page.evaluate(_FOOTER) + page.evaluate(_ALT_TEXT)
+        problems += [f"at {width} px: {p}" for p in page.evaluate(_WRAPPED_NUMBERS)]
         problems += figure_text_problems(page.evaluate(_FIGURES))
     if screenshots is not None and (screenshot_all or problems):
         screenshots.mkdir(parents=True, exist_ok=True)

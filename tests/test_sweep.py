@@ -450,5 +450,7 @@ def test_markdown_table_escapes_cells_and_right_aligns_numbers(capsys):
     assert lines[2] == "| a\\_b\\*c | 1.23 | 3 | no |" and lines[3] == "| x\\|y | nan | 4 | yes |"
     assert analysis.markdown_table([{"log2_lr_star": -6.5}]).splitlines()[0] == "| best log₂ LR |"
     assert analysis.markdown_table([]) == "(no rows)"
+    intervals = [{"ci": "[-0.62, +0.17]", "p": "< 0.001", "word": "[see]"}, {"ci": "–", "p": "0.2", "word": "–"}]
+    assert analysis.markdown_table(intervals).splitlines()[1] == "|---:|---:|---|"  # an interval is a number
     analysis.display_table(rows, digits=3)  # outside IPython: the plain-text table, printed
     assert capsys.readouterr().out.strip() == analysis.format_table(rows, digits=3).strip()
