@@ -62,6 +62,7 @@ __all__ = [
     "expected_patterns",
     "predicted_width_slope",
     "normalized_kv",
+    "kv_panel_title",
     "plot_kv_patterns",
     "kv_heads_view",
     "prediction_rule",
@@ -347,12 +348,18 @@ def predicted_width_slope(parameterization: str, quantity: str, role: str) -> fl
 
 # ----------------------------------------------------------------------------- figures and views
 
-KV_PANELS = (("own_change_vs_query", "key", 1, "Δk/k ÷ Δq/q"),
-             ("rel_update_vs_query", "key⊕", 1, "‖ΔK⊕‖/‖K⊕‖ ÷ W_Q's"),
-             ("norm_vs_query", "key⊕", 0, "‖K⊕‖ ÷ ‖W_Q‖ (init)"),
-             ("loss_share_vs_query", "key", 1, "⟨∇W_K,ΔW_K⟩ ÷ W_Q's"),
-             ("act_rms", "key", 0, "rms(k) (init)"))
-"""The panels of :func:`plot_kv_patterns`: ``(quantity, role, step, title)``."""
+KV_PANELS = (("own_change_vs_query", "key", 1, "per-coordinate change of k ÷ of q"),
+             ("rel_update_vs_query", "key⊕", 1, "spectral relative update, K⊕ ÷ W_Q"),
+             ("norm_vs_query", "key⊕", 0, "spectral norm, ‖K⊕‖ ÷ ‖W_Q‖"),
+             ("loss_share_vs_query", "key", 1, "loss share of the update, W_K ÷ W_Q"),
+             ("act_rms", "key", 0, "RMS of the keys"))
+"""The panels of :func:`plot_kv_patterns`: ``(quantity, role, step, title)``, the title in a reader's words
+(:func:`kv_panel_title` adds the step)."""
+
+
+def kv_panel_title(title: str, step: int, sep: str = "\n") -> str:
+    """A panel's title with its step: ``"RMS of the keys\nat initialisation"``, ``"…\nafter step 1"``."""
+    return f"{title}{sep}{'at initialisation' if step == 0 else f'after step {step}'}"
 
 
 def normalized_kv(rows: Sequence[Mapping], quantity: str, role: str, step: int) -> dict[str, dict[int, float]]:
@@ -377,8 +384,10 @@ def prediction_rule(variant: str) -> str:
 def plot_kv_patterns(rows: Sequence[Mapping], variants: Sequence[str], panels=KV_PANELS):
     """Measured key quantities over ``r`` (dots, normalised to r = 1) beside the predicted patterns (lines).
 
-    Panels in rows of three (legible at book width); each rule has its own colour *and* marker, so rules
-    whose points coincide stay distinguishable; the legend fills the first free panel slot.
+    Panels in rows of two (legible at book width); each rule has its own colour *and* marker, and its dots
+    are moved sideways by a small fixed fraction of an octave of ``r``, so rules whose values coincide (SP,
+    ``gqa`` and ``alt`` often do) stay side by side instead of hiding each other; the legend fills the first
+    free panel slot.
     """
     import matplotlib.pyplot as plt
 
@@ -386,6 +395,7 @@ def plot_kv_patterns(rows: Sequence[Mapping], variants: Sequence[str], panels=KV
 
     colors = {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(variants)}
     markers = {v: "osD^vP*X"[i % 8] for i, v in enumerate(variants)}
+    dodge = {v: 2 ** (0.08 * (i - (len(variants) - 1) / 2)) for i, v in enumerate(variants)}
     columns = 2
     n_rows = -(-(len(panels) + 1) // columns)  # room for the legend
     with plt.rc_context(book_style()):
@@ -402,12 +412,13 @@ def plot_kv_patterns(rows: Sequence[Mapping], variants: Sequence[str], panels=KV
                 fine = [1 + 15 * i / 60 for i in range(61)]
                 ax.plot(fine, [float(expr.subs(R_SYMBOL, v)) for v in fine], "-", lw=1.2,
                         color=colors[variant], alpha=0.6)
-                ax.plot(rs, [measured[variant][v] for v in rs], markers[variant], ms=6, color=colors[variant],
+                ax.plot([v * dodge[variant] for v in rs], [measured[variant][v] for v in rs], markers[variant],
+                        ms=5.5, color=colors[variant],
                         mfc="none" if markers[variant] in "oD" else colors[variant], mew=1.3, label=variant)
             ax.set_xscale("log", base=2)
             ax.set_yscale("log", base=2)
             ax.set_xticks([1, 2, 4, 8, 16], ["1", "2", "4", "8", "16"])
-            ax.set_title(f"{title}, step {step}")
+            ax.set_title(kv_panel_title(title, step), fontsize=10)
             ax.set_xlabel("r = H / H_kv")
         for ax in grid[:, 0]:
             ax.set_ylabel("value / value at r = 1")
@@ -434,7 +445,7 @@ def kv_heads_view(rows: Sequence[Mapping], kv_heads: int, variants: Sequence[str
             expr = predicted_pattern(prediction_rule(variant), quantity, role)
             got = measured.get(variant, {}).get(r_value, math.nan)
             cells.append(f"<td>{got:.2f} / {float(expr.subs(R_SYMBOL, r_value)):.2f}</td>")
-        body.append(f"<tr><td>{title}, step {step}<br><small>{role}</small></td>{''.join(cells)}</tr>")
+        body.append(f"<tr><td>{kv_panel_title(title, step, ', ')}<br><small>{role}</small></td>{''.join(cells)}</tr>")
     html = (f"<b>H = {n_head}, H_kv = {kv_heads}, r = {r_value}</b> (values relative to r = 1)"
             f"<table style='font-size:85%'><tr><th>quantity</th>{head}</tr>{''.join(body)}</table>")
     return widgets.HTML(html)
