@@ -18,6 +18,12 @@ width. A figure wider than the text column (672 CSS px at 1280 px, about 6.7 in)
 text with it.
 
 In a chapter, :func:`use_page_png` makes every displayed or glued matplotlib figure such a PNG.
+
+For phones, the PNG also carries the figure redrawn with its panels stacked in one column
+(:func:`gqa_mup_ref.narrow_figures.narrow_figure`), as a PNG of its own (with its own record) inside a private
+chunk named :data:`NARROW_CHUNK`. The notebook thus keeps one image per figure; the book's build
+(``book/_ext/narrow_figures.py``) takes the narrow PNG out of the chunk (:func:`split_narrow`) into a file
+of its own, which the page shows on narrow screens.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ __all__ = [
     "page_png",
     "smallest_text_px",
     "use_page_png",
+    "NARROW_CHUNK",
+    "split_narrow",
 ]
 
 CSS_PX_PER_INCH = 100
@@ -40,6 +48,9 @@ CSS_PX_PER_INCH = 100
 
 SMALLEST_TEXT_KEY = "gqa-mup smallest text px"
 """The PNG text chunk holding the height of the figure's smallest text, in image pixels."""
+
+NARROW_CHUNK = b"naRw"
+"""The private PNG chunk (ancillary, private, safe to copy) that holds the figure's narrow PNG for phones."""
 
 
 def smallest_text_pt(fig) -> float:
@@ -64,7 +75,7 @@ def smallest_text_pt(fig) -> float:
     return min(sizes, default=float("inf"))
 
 
-def page_png(fig, scale: int = 2) -> tuple[bytes, dict]:
+def page_png(fig, scale: int = 2, narrow: bool = True) -> tuple[bytes, dict]:
     """The figure as a PNG at ``scale × CSS_PX_PER_INCH`` dpi (tight bounding box) and its display size.
 
     The PNG has a 256-colour palette (median cut, no dithering): a third of the bytes of matplotlib's RGBA
@@ -73,7 +84,9 @@ def page_png(fig, scale: int = 2) -> tuple[bytes, dict]:
     Returns ``(png, {"width": w})`` with ``w`` in CSS pixels (the image's pixels / ``scale``), the pair
     IPython's display machinery accepts from a formatter. No height: the book writes the metadata into the
     image's style, and a fixed height would squash the figure where the page narrows it (on a phone). The
-    PNG's :data:`SMALLEST_TEXT_KEY` chunk holds ``smallest_text_pt(fig) · dpi / 72``.
+    PNG's :data:`SMALLEST_TEXT_KEY` chunk holds ``smallest_text_pt(fig) · dpi / 72``. With ``narrow``, the
+    :data:`NARROW_CHUNK` chunk holds the same for :func:`~gqa_mup_ref.narrow_figures.narrow_figure`'s copy
+    (none when the figure cannot be copied).
     """
     from PIL import Image, PngImagePlugin
 
@@ -91,7 +104,54 @@ def page_png(fig, scale: int = 2) -> tuple[bytes, dict]:
     info.add_text(SMALLEST_TEXT_KEY, record)
     out = io.BytesIO()
     palette.save(out, format="PNG", pnginfo=info, optimize=True)
-    return out.getvalue(), {"width": round(image.width / scale)}
+    png = out.getvalue()
+    if narrow:
+        png = _with_narrow(png, fig, scale)
+    return png, {"width": round(image.width / scale)}
+
+
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+
+def _chunks(png: bytes):
+    """``(kind, body, start, end)`` of each chunk of a PNG, in order."""
+    position = 8
+    while position + 8 <= len(png):
+        length, kind = struct.unpack(">I4s", png[position:position + 8])
+        end = position + 12 + length
+        yield kind, png[position + 8:position + 8 + length], position, end
+        position = end
+        if kind == b"IEND":
+            break
+
+
+def _with_narrow(png: bytes, fig, scale: int) -> bytes:
+    import matplotlib.pyplot as plt
+
+    from .narrow_figures import narrow_figure
+
+    narrow = narrow_figure(fig)
+    if narrow is None:
+        return png
+    try:
+        narrow_bytes, _ = page_png(narrow, scale, narrow=False)
+    finally:
+        plt.close(narrow)
+    end = next(start for kind, _, start, _ in _chunks(png) if kind == b"IEND")
+    return png[:end] + _chunk(NARROW_CHUNK, narrow_bytes) + png[end:]
+
+
+def split_narrow(png: bytes) -> tuple[bytes, bytes | None]:
+    """``(the PNG without its narrow chunk, the narrow PNG or None)``: what the book's build serves to a
+    desktop and to a phone."""
+    png = bytes(png)
+    if png[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG: the first 8 bytes are not the PNG signature")
+    for kind, body, start, end in _chunks(png):
+        if kind == NARROW_CHUNK:
+            return png[:start] + png[end:], body
+    return png, None
 
 
 def smallest_text_px(png: bytes) -> float | None:

@@ -76,3 +76,71 @@ def test_use_page_png_registers_the_formatter_for_figures(figure):
     png, size = function(figure)
     assert pf.smallest_text_px(png) > 0 and set(size) == {"width"}
     assert pf.use_page_png() is False  # not in IPython: nothing to do
+
+
+# ----------------------------------------------------------------------------- the phone version
+
+
+@pytest.fixture
+def grid_figure():
+    """Five panels in a 2 x 3 grid sharing y (inner tick labels hidden, one y label), the legend in the spare
+    slot, and a figure legend below: the layout of the book's multi-panel figures."""
+    fig, axes = plt.subplots(2, 3, figsize=(6.7, 4.5), sharey=True, layout="constrained")
+    for i, ax in enumerate(axes.flat[:5]):
+        ax.plot([1, 2, 3], [i, 2, 1], label=f"line {i}")
+        ax.set_title(f"panel {i}")
+        ax.set_xlabel("step")
+    axes[0, 0].set_ylabel("loss")
+    axes.flat[5].axis("off")
+    axes.flat[5].legend(*axes[0, 0].get_legend_handles_labels(), loc="center")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncols=4)
+    yield fig
+    plt.close(fig)
+
+
+def test_the_narrow_figure_stacks_every_panel_in_one_column_and_leaves_the_original(grid_figure):
+    from gqa_mup_ref.narrow_figures import NARROW_WIDTH_IN, narrow_figure
+
+    grid_figure.canvas.draw()  # constrained layout places the panels at the first draw
+    before = [ax.get_position().bounds for ax in grid_figure.axes]
+    narrow = narrow_figure(grid_figure)
+    try:
+        assert narrow.get_figwidth() == pytest.approx(NARROW_WIDTH_IN)
+        narrow.canvas.draw()
+        panels = [ax for ax in narrow.axes if ax.axison]
+        assert [ax.get_title() for ax in panels] == [f"panel {i}" for i in range(5)]  # reading order
+        lefts = {round(ax.get_position().x0, 2) for ax in panels}
+        tops = [ax.get_position().y1 for ax in panels]
+        assert len(lefts) == 1 and tops == sorted(tops, reverse=True), (lefts, tops)  # one column, top down
+        legend_slot = [ax for ax in narrow.axes if not ax.axison]
+        assert len(legend_slot) == 1 and legend_slot[0].get_position().y0 > tops[0]  # the key comes first
+        assert all(ax.get_ylabel() == "loss" for ax in panels)  # each panel stands alone
+        assert all(label.get_visible() for ax in panels for label in ax.get_yticklabels() if label.get_text())
+        assert pf.smallest_text_pt(narrow) == pf.smallest_text_pt(grid_figure)  # same font sizes
+    finally:
+        plt.close(narrow)
+    after = [ax.get_position().bounds for ax in grid_figure.axes]
+    assert after == [pytest.approx(b, abs=1e-9) for b in before]  # the original is untouched
+
+
+def test_a_figure_that_does_not_pickle_has_no_narrow_version(figure):
+    from gqa_mup_ref.narrow_figures import narrow_figure
+
+    figure.axes[0].xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:g}"))
+    assert narrow_figure(figure) is None
+    png, _ = pf.page_png(figure)
+    assert pf.split_narrow(png)[1] is None and pf.smallest_text_px(png) is not None
+
+
+def test_the_page_png_carries_its_narrow_png_which_splits_off(grid_figure):
+    png, size = pf.page_png(grid_figure)
+    wide, narrow = pf.split_narrow(png)
+    assert narrow is not None and pf.NARROW_CHUNK not in wide and len(wide) + len(narrow) + 12 == len(png)
+    assert Image.open(io.BytesIO(wide)).size == Image.open(io.BytesIO(pf.page_png(grid_figure, narrow=False)[0])).size
+    narrow_image = Image.open(io.BytesIO(narrow))
+    assert 700 < narrow_image.size[0] <= 2 * 100 * (3.6 + 0.2) + 2  # 3.6 in at 200 dpi, 0.1-in crop margins
+    assert narrow_image.size[1] > 2 * narrow_image.size[0]  # five panels, one above the other
+    assert pf.smallest_text_px(narrow) == pytest.approx(pf.smallest_text_px(wide))  # both with their record
+    assert pf.split_narrow(wide) == (wide, None)
+    with pytest.raises(ValueError, match="not a PNG"):
+        pf.split_narrow(b"GIF89a" + bytes(20))

@@ -13,11 +13,14 @@
     img.dataset.fullSize = "linked";
     var link = img.closest("a");  // Sphinx links a {figure} to its PNG already
     if (!link) {
+      // a figure with a phone version sits in a <picture> (book/_ext/narrow_figures.py), whose <img> must
+      // stay its direct child: the link then wraps the whole <picture>
+      var target = img.parentNode.tagName === "PICTURE" ? img.parentNode : img;
       link = document.createElement("a");
       link.href = img.getAttribute("src");
       link.className = "figure-full-size";
-      img.parentNode.insertBefore(link, img);
-      link.appendChild(img);
+      target.parentNode.insertBefore(link, target);
+      link.appendChild(target);
     }
     link.setAttribute("aria-label", "open the figure at full size");
     var hint = document.createElement("div");
