@@ -453,7 +453,7 @@ def report_markdown(result: Mapping, underpowered_sd: float = UNDERPOWERED_SD) -
     primary = result["estimators"]["primary"]
     v = primary["verdict"]
     rows = ["| factor | predicted | mean | 95 % interval | t test p | sign-flip p | verdict | MDE (80 %) |",
-            "|---|---|---|---|---|---|---|---|"]
+            "|---|---:|---:|---:|---:|---:|---|---:|"]  # numbers right-aligned (book.css keeps them on one line)
     for name, t in v["tests"].items():
         rows.append(f"| `{name}` | {t['prediction']:+.2f} | {t['mean']:+.2f} | [{t['low']:+.2f}, {t['high']:+.2f}] "
                     f"| {_p(t['p'])} | {_p(t['sign_flip_p'])} | {'excluded' if t['excluded'] else 'not excluded'} "
@@ -462,7 +462,7 @@ def report_markdown(result: Mapping, underpowered_sd: float = UNDERPOWERED_SD) -
     rows.append(f"| `none` vs `gqa` (direct) | {d['null']:+.2f} (midpoint) | {d['mean']:+.2f} | "
                 f"[{d['low']:+.2f}, {d['high']:+.2f}] | {_p(d['p'])} | {_p(d['sign_flip_p'])} | "
                 f"{'separated, towards ' + d['towards'] if d['rejects'] else 'not separated'} | {d['mde']:.2f} |")
-    sens = ["| estimator | mean | sd | excluded | decision-rule case |", "|---|---|---|---|---|"]
+    sens = ["| estimator | mean | sd | excluded | decision-rule case |", "|---|---:|---:|---|---:|"]
     for name, entry in result["estimators"].items():
         ev = entry["verdict"]
         excluded = ", ".join(f"`{h}`" for h, t in ev["tests"].items() if t["excluded"]) or "none"

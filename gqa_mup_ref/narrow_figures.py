@@ -19,7 +19,11 @@ The copy keeps everything drawn (data, labels, legends, colour bars); only the l
   :math:`\\sqrt{w_\\text{new}/w_\\text{old}}`, between 1.5 and 3.2 inches);
 * tick labels that shared axes had hidden are shown again, and a panel that shared its y axis with a
   labelled one gets that label (each panel now stands alone);
-* figure legends go to the top too, outside the panels, in at most two columns.
+* a legend inside a panel moves to a row of its own just above the panel (on the narrower panel it would
+  cover the data);
+* figure legends go to the top too, outside the panels, in at most two columns (under matplotlib's
+  constrained layout, which the copy switches to; a figure whose colour bar was made under another layout
+  keeps that layout, re-run for the new shape).
 
 :mod:`gqa_mup_ref.page_figures` stores the narrow PNG inside the page's PNG, and the book's build
 (``book/_ext/narrow_figures.py``) serves it to screens narrower than :data:`NARROW_MEDIA_MAX_PX`.
@@ -43,17 +47,33 @@ _MIN_PANEL_IN, _MAX_PANEL_IN = 1.5, 3.2
 
 
 def _slots(fig):
-    """The figure's grid slots in reading order: lists of axes sharing one subplot spec (twins)."""
+    """The figure's grid slots in reading order (row by row, left to right): the axes in each top-level slot
+    (a panel, its twins, and a colour bar that ``fig.colorbar`` nested in the slot)."""
     slots: dict[tuple, list] = {}
     for ax in fig.axes:
         spec = ax.get_subplotspec()
         if spec is None:
-            continue  # a colour bar or an inset: it follows its parent
+            continue  # an inset or a colour bar of the constrained layout: it follows its parent
         top = spec.get_topmost_subplotspec()
-        key = (top.rowspan.start, top.colspan.start, spec.rowspan.start, spec.colspan.start,
-               id(spec.get_gridspec()))
-        slots.setdefault(key, []).append(ax)
+        slots.setdefault((top.rowspan.start, top.colspan.start), []).append(ax)
     return [slots[key] for key in sorted(slots)]
+
+
+def _move(ax, slot) -> None:
+    """Put ``ax`` in the new ``slot``; an axes in a grid nested in its old slot keeps its place in that grid,
+    which moves as a whole."""
+    from matplotlib.gridspec import GridSpecFromSubplotSpec
+
+    spec = ax.get_subplotspec()
+    grid = spec.get_gridspec()
+    if not isinstance(grid, GridSpecFromSubplotSpec):
+        ax.set_subplotspec(slot)
+        return
+    while isinstance(grid.get_topmost_subplotspec().get_gridspec(), GridSpecFromSubplotSpec) and \
+            isinstance(grid._subplot_spec.get_gridspec(), GridSpecFromSubplotSpec):
+        grid = grid._subplot_spec.get_gridspec()
+    grid._subplot_spec = slot  # matplotlib has no public setter for a nested grid's parent
+    ax.set_subplotspec(spec)
 
 
 def _empty(ax) -> bool:
@@ -101,6 +121,21 @@ def _restack_figure_legends(fig, width_px: float, renderer) -> float:
     return height
 
 
+def _lift_legend(legend, width_px: float, renderer, dpi: float) -> tuple[dict, float]:
+    """Take a legend out of its panel (on a narrower panel it would cover the data): the arguments that draw
+    it again in a row of its own above the panel, in one column if its columns are too wide; its height."""
+    box = legend.get_window_extent(renderer)
+    texts = legend.get_texts()
+    ncols = legend._ncols if box.width <= width_px else 1
+    rows_now = -(-len(texts) // max(legend._ncols, 1))
+    rows_then = -(-len(texts) // ncols)
+    arguments = {"handles": legend.legend_handles, "labels": [t.get_text() for t in texts], "ncols": ncols,
+                 "title": legend.get_title().get_text() or None,
+                 "fontsize": texts[0].get_fontsize() if texts else None}
+    legend.remove()
+    return arguments, box.height / dpi * rows_then / max(rows_now, 1) + 0.1
+
+
 def narrow_figure(fig, width_in: float = NARROW_WIDTH_IN):
     """A copy of ``fig`` with its panels stacked in one column, ``width_in`` inches wide (see the module's
     docstring); ``None`` when the figure cannot be copied (an artist that does not pickle). ``fig`` itself
@@ -140,14 +175,33 @@ def narrow_figure(fig, width_in: float = NARROW_WIDTH_IN):
     every_axes = [ax for group in slots for ax in group]
     for ax in every_axes:
         _stand_alone(ax, every_axes)
+    rows = []  # (axes to move there, or a legend's arguments; height in inches)
+    for group, height in zip(slots, heights):
+        if not _legend_only(group[0]):
+            for ax in group:
+                if ax.axison and ax.get_legend() is not None:
+                    rows.append(_lift_legend(ax.get_legend(), width_in * copy.dpi, renderer, copy.dpi))
+        rows.append((group, height))
     engine = copy.get_layout_engine()
-    if engine is None or type(engine).__name__ != "ConstrainedLayoutEngine":
-        copy.set_layout_engine("constrained")
-    legend_height = _restack_figure_legends(copy, width_in * copy.dpi, renderer)
+    constrained = engine is not None and type(engine).__name__ == "ConstrainedLayoutEngine"
+    if not constrained:
+        try:
+            copy.set_layout_engine("constrained")
+            constrained = True
+        except RuntimeError:  # a colour bar made under another layout: matplotlib keeps that layout
+            pass
+    legend_height = _restack_figure_legends(copy, width_in * copy.dpi, renderer) if constrained else 0.0
     title_height = 0.4 if copy._suptitle is not None else 0.0
-    grid = GridSpec(len(slots), 1, figure=copy, height_ratios=heights)
-    for row, group in enumerate(slots):
-        for ax in group:
-            ax.set_subplotspec(grid[row, 0])
-    copy.set_size_inches(width_in, sum(heights) + legend_height + title_height)
+    grid = GridSpec(len(rows), 1, figure=copy, height_ratios=[height for _, height in rows])
+    for row, (content, _) in enumerate(rows):
+        if isinstance(content, dict):  # a panel's legend, lifted out of it
+            holder = copy.add_subplot(grid[row, 0])
+            holder.axis("off")
+            holder.legend(loc="center", frameon=False, **content)
+            continue
+        for ax in content:
+            _move(ax, grid[row, 0])
+    copy.set_size_inches(width_in, sum(height for _, height in rows) + legend_height + title_height)
+    if not constrained:
+        copy.tight_layout()
     return copy

@@ -144,3 +144,36 @@ def test_the_page_png_carries_its_narrow_png_which_splits_off(grid_figure):
     assert pf.split_narrow(wide) == (wide, None)
     with pytest.raises(ValueError, match="not a PNG"):
         pf.split_narrow(b"GIF89a" + bytes(20))
+
+
+def test_a_figure_with_a_colour_bar_under_another_layout_still_stacks():
+    from gqa_mup_ref.narrow_figures import narrow_figure
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(6.7, 3))
+    image = left.imshow([[0, 1], [1, 0]])
+    fig.colorbar(image, ax=left, label="value")
+    right.plot([1, 2, 3])
+    fig.tight_layout()
+    narrow = narrow_figure(fig)
+    try:
+        narrow.canvas.draw()
+        image_ax, line_ax, bar_ax = (ax.get_position() for ax in narrow.axes)
+        assert image_ax.y0 > line_ax.y1  # the two panels stacked
+        assert bar_ax.x0 > image_ax.x1 and bar_ax.y0 > line_ax.y1  # the colour bar still beside its image
+    finally:
+        plt.close(narrow)
+        plt.close(fig)
+
+
+def test_a_legend_inside_a_panel_moves_above_it(figure):
+    from gqa_mup_ref.narrow_figures import narrow_figure
+
+    narrow = narrow_figure(figure)
+    try:
+        narrow.canvas.draw()
+        panel, holder = narrow.axes
+        assert panel.get_legend() is None and not holder.axison
+        assert [t.get_text() for t in holder.get_legend().get_texts()] == ["a line"]
+        assert holder.get_position().y0 >= panel.get_position().y1 - 1e-6  # its own row, above the panel
+    finally:
+        plt.close(narrow)
