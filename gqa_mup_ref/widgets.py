@@ -30,8 +30,8 @@ def figure_widget(fig, alt: str | None = None) -> widgets.Image | widgets.HTML:
 
     from .page_figures import page_png
 
-    png, size = page_png(fig)
-    plt.close(fig)
+    png, size = page_png(fig, narrow=False)  # no phone version: a slider's views live in the page's widget
+    plt.close(fig)                            # state, and a second PNG each would double the page's weight
     if alt is None:
         return widgets.Image(value=png, format="png", width=str(size["width"]))
     if not alt.strip():

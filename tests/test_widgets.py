@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from gqa_mup_ref.page_figures import smallest_text_px  # noqa: E402
+from gqa_mup_ref.page_figures import smallest_text_px, split_narrow  # noqa: E402
 from gqa_mup_ref.widgets import figure_widget, precomputed_explorer  # noqa: E402
 
 
@@ -55,6 +55,7 @@ def test_figure_becomes_a_png_image_widget():
     assert image.format == "png" and image.value[:8] == b"\x89PNG\r\n\x1a\n"
     assert fig.number not in plt.get_fignums()  # the figure was closed
     assert smallest_text_px(image.value) > 0  # the browser check's record
+    assert split_narrow(image.value)[1] is None  # no phone version inside a slider's state (page weight)
     assert int(image.width) == pytest.approx(fig.get_figwidth() * 100, rel=0.15)  # 100 CSS px per inch
 
 
