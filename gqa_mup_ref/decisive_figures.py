@@ -7,7 +7,7 @@ bottom panel shows each seed's estimand, the same-seed shift of the best multipl
     s = log₂ μ*(r_high) − log₂ μ*(r_low),
 
 with the mean's 95 % interval beside the horizontal line each key/value factor ``f`` predicts,
-``log₂ f(r_high) − log₂ f(r_low)``. It is drawn in the book's style (:func:`gqa_mup_ref.plots.book_style`)
+``log₂ f(r_high) − log₂ f(r_low)`` (named, with its value, in the legend under the panel). It is drawn in the book's style (:func:`gqa_mup_ref.plots.book_style`)
 and stays reachable as ``gqa_mup_ref.plots.plot_decisive``.
 """
 
@@ -64,12 +64,11 @@ def plot_decisive(curves: Mapping[tuple[int, int], Sequence], analysis: Mapping,
         t = tests["none"]
         right.errorbar([0.45], [t["mean"]], yerr=[[t["mean"] - t["low"]], [t["high"] - t["mean"]]], fmt="s",
                        color="black", ms=7, capsize=4, label="mean, 95 % interval")
-        for name, test in tests.items():
-            color = INVARIANT_COLORS.get(name, "#7F7F7F")
-            right.axhline(test["prediction"], color=color, lw=1.2, ls="--")
-            right.text(0.93, test["prediction"], f"{name} predicts", color=color, ha="right", va="bottom")
-        right.set_xlim(-0.4, 0.95)
+        for name, test in tests.items():  # in the legend, not as labels on the lines: those ran into the marks
+            right.axhline(test["prediction"], color=INVARIANT_COLORS.get(name, "#7F7F7F"), lw=1.2, ls="--",
+                          label=f"{name} predicts {test['prediction']:+.2f}")
+        right.set_xlim(-0.4, 0.7)
         right.set_xticks([])
         right.set_ylabel(estimand or f"shift s = log₂ μ*(r={r_values[-1]})\n− log₂ μ*(r={r_values[0]})")
-        right.legend(loc="best")
+        right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.02), ncols=2, frameon=False)
     return fig

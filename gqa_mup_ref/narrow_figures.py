@@ -17,10 +17,13 @@ The copy keeps everything drawn (data, labels, legends, colour bars); only the l
   (a reader scrolling a phone meets the key before the panels);
 * a panel keeps its shape as far as the narrower width allows (its height scaled by
   :math:`\\sqrt{w_\\text{new}/w_\\text{old}}`, between 1.5 and 3.2 inches);
-* tick labels that shared axes had hidden are shown again, and a panel that shared its y axis with a
-  labelled one gets that label (each panel now stands alone);
+* each panel stands alone (:func:`_stand_alone`): tick labels that shared axes had hidden are shown again,
+  a panel takes its row's y label and its column's x label and heading where the desktop showed them once
+  per row or column, and, where the desktop figure had several columns, its title starts with where it sat
+  there, ``(top left)``, the words the captions use;
 * a legend inside a panel moves to a row of its own just above the panel (on the narrower panel it would
   cover the data);
+* a colour bar beside the panels goes under them, horizontal;
 * figure legends go to the top too, outside the panels, in at most two columns (under matplotlib's
   constrained layout, which the copy switches to; a figure whose colour bar was made under another layout
   keeps that layout, re-run for the new shape).
@@ -85,21 +88,55 @@ def _legend_only(ax) -> bool:
     return not ax.axison and ax.get_legend() is not None and not any((ax.lines, ax.patches, ax.collections))
 
 
-def _stand_alone(ax, axes) -> None:
-    """Show the tick labels shared axes hid, and borrow a shared axis' label when this panel has none."""
-    if not ax.axison:
-        return
-    ax.tick_params(labelbottom=True)
-    if ax.yaxis.get_label_position() == "left":
-        ax.tick_params(labelleft=True)
-    for name in ("x", "y"):
-        if getattr(ax, f"get_{name}label")():
-            continue
-        shared = getattr(ax, f"get_shared_{name}_axes")()
-        for other in axes:
-            if other is not ax and shared.joined(ax, other) and getattr(other, f"get_{name}label")():
-                getattr(ax, f"set_{name}label")(getattr(other, f"get_{name}label")())
-                break
+_ROW_WORDS, _COLUMN_WORDS = ("top", "middle", "bottom"), ("left", "middle", "right")
+
+
+def _place_word(index: int, count: int, words: tuple[str, str, str], name: str) -> str:
+    if count == 1:
+        return ""
+    if count <= 3:
+        return (words[0], words[2])[index] if count == 2 else words[index]
+    return f"{name} {index + 1}"
+
+
+def _position(row: int, column: int, rows: int, columns: int) -> str:
+    """Where a panel sat in the desktop figure, in a caption's words: ``"top left"``, ``"right"``."""
+    return " ".join(w for w in (_place_word(row, rows, _ROW_WORDS, "row"),
+                                _place_word(column, columns, _COLUMN_WORDS, "column")) if w)
+
+
+def _stand_alone(panels, rows: int, columns: int) -> None:
+    """Make each panel readable alone, as its row and column made it on the desktop.
+
+    ``panels`` are ``(axes, row, column)`` in the desktop grid. Tick labels that shared axes hid are shown;
+    a panel without a y label takes its row's (when the two share the y axis), one without an x label its
+    column's (when they share x); when only the top row has titles (column headings), each panel takes its
+    column's; and in a figure of several columns each title starts with the panel's place on the desktop,
+    ``(top left)``, the words the captions use.
+    """
+    def share(name, a, b):
+        return getattr(a, f"get_shared_{name}_axes")().joined(a, b)
+
+    shown = [(ax, r, c) for ax, r, c in panels if ax.axison]
+    headed = {c: ax.get_title() for ax, r, c in shown if r == 0 and ax.get_title()}
+    headings = bool(headed) and all(not ax.get_title() for ax, r, _ in shown if r > 0)
+    for ax, row, column in shown:
+        ax.tick_params(labelbottom=True)
+        if ax.yaxis.get_label_position() == "left":
+            ax.tick_params(labelleft=True)
+        if not ax.get_ylabel():
+            source = [o for o, r, _ in shown if r == row and o is not ax and o.get_ylabel() and share("y", ax, o)]
+            if source:
+                ax.set_ylabel(source[0].get_ylabel())
+        if not ax.get_xlabel():
+            source = [o for o, _, c in shown if c == column and o is not ax and o.get_xlabel() and share("x", ax, o)]
+            if source:
+                ax.set_xlabel(source[-1].get_xlabel())
+        title = ax.get_title() or (headed.get(column, "") if headings else "")
+        if columns > 1:
+            place = _position(row, column, rows, columns)
+            title = f"({place}) {title}" if title else f"({place})"
+        ax.set_title(title)
 
 
 def _restack_figure_legends(fig, width_px: float, renderer) -> float:
@@ -119,6 +156,22 @@ def _restack_figure_legends(fig, width_px: float, renderer) -> float:
             new.remove()
         height += new.get_window_extent(renderer).height / fig.dpi + 0.1
     return height
+
+
+def _colour_bars_below(fig) -> float:
+    """Each colour bar beside its panels (constrained layout) redrawn under them, horizontal: beside a column of
+    stacked panels it would squeeze them to half the width. Returns the height added, in inches."""
+    added = 0.0
+    for cax in list(fig.axes):
+        bar, info = getattr(cax, "_colorbar", None), getattr(cax, "_colorbar_info", None)
+        if bar is None or not info or info.get("location") in ("top", "bottom"):
+            continue
+        label = cax.get_ylabel() or cax.get_xlabel()
+        parents, mappable = info["parents"], bar.mappable
+        bar.remove()
+        fig.colorbar(mappable, ax=parents, location="bottom", label=label, shrink=0.9, aspect=30)
+        added += 0.8
+    return added
 
 
 def _lift_legend(legend, width_px: float, renderer, dpi: float) -> tuple[dict, float]:
@@ -172,9 +225,12 @@ def narrow_figure(fig, width_in: float = NARROW_WIDTH_IN):
         scaled = axes_h * math.sqrt(max(new_w, 0.5) / max(axes_w, 0.5))
         heights.append(min(max(scaled, _MIN_PANEL_IN), _MAX_PANEL_IN) + (0.3 if not ax.axison else 0.75)
                        + (0.25 if ax.get_title() else 0.0))
-    every_axes = [ax for group in slots for ax in group]
-    for ax in every_axes:
-        _stand_alone(ax, every_axes)
+    placed = []
+    for group in slots:
+        top = group[0].get_subplotspec().get_topmost_subplotspec()
+        placed += [(ax, top.rowspan.start, top.colspan.start) for ax in group]
+    rows_before, columns_before = slots[0][0].get_subplotspec().get_topmost_subplotspec().get_geometry()[:2]
+    _stand_alone(placed, rows_before, columns_before)
     rows = []  # (axes to move there, or a legend's arguments; height in inches)
     for group, height in zip(slots, heights):
         if not _legend_only(group[0]):
@@ -191,6 +247,7 @@ def narrow_figure(fig, width_in: float = NARROW_WIDTH_IN):
         except RuntimeError:  # a colour bar made under another layout: matplotlib keeps that layout
             pass
     legend_height = _restack_figure_legends(copy, width_in * copy.dpi, renderer) if constrained else 0.0
+    bar_height = _colour_bars_below(copy) if constrained else 0.0
     title_height = 0.4 if copy._suptitle is not None else 0.0
     grid = GridSpec(len(rows), 1, figure=copy, height_ratios=[height for _, height in rows])
     for row, (content, _) in enumerate(rows):
@@ -201,7 +258,7 @@ def narrow_figure(fig, width_in: float = NARROW_WIDTH_IN):
             continue
         for ax in content:
             _move(ax, grid[row, 0])
-    copy.set_size_inches(width_in, sum(height for _, height in rows) + legend_height + title_height)
+    copy.set_size_inches(width_in, sum(height for _, height in rows) + legend_height + title_height + bar_height)
     if not constrained:
         copy.tight_layout()
     return copy

@@ -25,6 +25,7 @@ __all__ = [
     "param_label",
     "READER_NAMES",
     "QUANTITY_NAMES",
+    "HOLLOW_LABEL",
     "reader_label",
     "log_width_axis",
     "plot_lr_curves",
@@ -91,6 +92,11 @@ READER_NAMES = {"sp": "standard practice (SP)", "mup": "μP", "gqa-mup": "GQA-μ
 QUANTITY_NAMES = {"act_rms": "RMS of the output", "dact_rms": "RMS change of the output",
                   "dw_norm": "‖ΔW‖₂", "w_norm": "‖W‖₂", "rel_update": "‖ΔW‖₂ / ‖W‖₂"}
 """Coordinate-check quantities as a figure's axis names them for a reader."""
+
+
+HOLLOW_LABEL = "a seed's best at the grid's end"
+"""What a hollow optimum marker means, as figures' legends say it: some seed's lowest loss is at the first or
+last point of the grid, so its optimum may lie beyond (``at_edge``)."""
 
 
 def reader_label(label: str) -> str:
@@ -163,7 +169,8 @@ def plot_lr_curves(
     """Loss against ``log₂ lr``: one panel per parameterization, one line per value of ``by``.
 
     Lines are the mean over seeds (dots are single seeds); each line's fitted optimum is a star,
-    hollow when it is at the edge of the grid. Diverged runs are crosses along the top. Optima
+    hollow when some seed's lowest loss is at the first or last learning rate of the grid (its optimum
+    may lie beyond; :attr:`gqa_mup_ref.analysis.Optimum.at_edge`), a legend entry only when one is. Diverged runs are crosses along the top. Optima
     are computed with :func:`gqa_mup_ref.analysis.optima` unless ``optima_rows`` are given.
     """
     import matplotlib.pyplot as plt
@@ -209,8 +216,8 @@ def plot_lr_curves(
         handles = [Line2D([], [], color=colors[s], lw=1.5, label=f"{by}={s}") for s in settings]
         handles += [Line2D([], [], ls="", marker="*", ms=10, mfc="grey", mec="black",
                            label="fitted optimum"),
-                    Line2D([], [], ls="", marker="*", ms=10, mfc="none", mec="black",
-                           label="at the edge of the grid")]
+                    ] + ([Line2D([], [], ls="", marker="*", ms=10, mfc="none", mec="black",
+                                 label=HOLLOW_LABEL)] if any(o.get("at_edge") for o in best.values()) else [])
         if any(not _finite(r[metric]) for r in labelled):
             handles.append(Line2D([], [], ls="", marker="x", color="black", label="diverged"))
         spare = list(grid.flat[len(panels):])
@@ -256,7 +263,8 @@ def plot_optima(
 ):
     """Fitted ``log₂ lr*`` (± its std over seeds or bootstrap) against a setting, one line per ``hue``.
 
-    Points whose optimum is at the edge of the grid are drawn hollow: they bound lr*, not locate it.
+    Points where some seed's lowest loss is at the end of the grid are drawn hollow: they bound lr*, not
+    locate it.
     Transfer means a flat line.
     """
     import matplotlib.pyplot as plt
@@ -288,7 +296,8 @@ def plot_optima(
             ax.get_xaxis().set_major_formatter(__import__("matplotlib").ticker.ScalarFormatter())
         ax.set_xlabel(x)
         ax.set_ylabel("fitted log₂ lr*")
-        ax.legend(fontsize=8, title="hollow: at grid edge", title_fontsize=8)
+        hollow = any(o["at_edge"] for o in optima_rows if _finite(o["log2_lr_star"]))
+        ax.legend(fontsize=8, title=f"hollow: {HOLLOW_LABEL}" if hollow else None, title_fontsize=8)
     return fig
 
 
@@ -423,7 +432,7 @@ def plot_shifts(rows: Sequence[Mapping], hue: str | None = None, value: str = "s
 
     ``rows`` are those of :func:`gqa_mup_ref.kv_transfer.multiplier_shifts` or
     :func:`~gqa_mup_ref.kv_transfer.lr_shifts` (columns ``r``, ``value``, ``sd``, ``n_pairs``,
-    ``at_edge``), one series per ``hue`` value; points at a grid edge are hollow. Each invariant in
+    ``at_edge``), one series per ``hue`` value; points where some seed's best is at the grid's end are hollow. Each invariant in
     ``predictions`` is drawn as its curve ``log₂ f(r)/f(1)``; with no predictions, a line at 0 (what
     transfer means for an LR shift).
     """
@@ -463,6 +472,8 @@ def plot_shifts(rows: Sequence[Mapping], hue: str | None = None, value: str = "s
         ax.get_xaxis().set_major_formatter(__import__("matplotlib").ticker.ScalarFormatter())
         ax.set_xlabel("r = H / H_kv")
         ax.set_ylabel(ylabel)
-        ax.legend(fontsize=8, title="bars: 95 % interval; hollow: at grid edge", title_fontsize=8)
+        hollow = any(row["at_edge"] for row in rows if _finite(row[value]))
+        ax.legend(fontsize=8, title="bars: 95 % interval" + (f"; hollow: {HOLLOW_LABEL}" if hollow else ""),
+                  title_fontsize=8)
     return fig
 

@@ -14,7 +14,7 @@ For each page, at a phone width (420 px) and a desktop width (1280 px):
   numerator, a subscript) is drawn at 11 px or more;
 * no printed table wraps mid-row: a line of a printed output with a column gap (two or more spaces between
   words, a " | " separator, or a rule of dashes), in an output with at least two such lines, stays on one line;
-* at the desktop width, no number in a table breaks over two lines: a cell of a rendered table whose text is a
+* no number in a table breaks over two lines, at either width: a cell of a rendered table whose text is a
   number (``1.09 ± 0.08``, ``+0.37 [−0.62, +0.17]``, ``p = 0.045``) stays on one line;
 * navigation works: below the desktop width each visible ☰ and ☷ button opens its drawer (and Escape closes
   it); at the desktop width the visible ☰ hides the sidebar and shows it again;
@@ -442,13 +442,13 @@ def check_page(context, path: Path, width: int, screenshots: Path | None = None,
     problems += [f"at {width} px: {p}" for p in page.evaluate(_OVERFLOW, width >= DESKTOP)]
     problems += [f"at {width} px: {p}" for p in page.evaluate(_HIDDEN_COLUMNS)]
     problems += [f"at {width} px: {p}" for p in page.evaluate(_WRAPPED_ROWS)]
+    problems += [f"at {width} px: {p}" for p in page.evaluate(_WRAPPED_NUMBERS)]
     problems += [f"at {width} px: {p}" for p in page.evaluate(_SMALL_TABLE_MATH, SMALLEST_TABLE_MATH_PX)]
     problems += [f"at {width} px: {p}" for p in squashed_figures(page.evaluate(_FIGURES))]
     if width < DESKTOP:
         problems += [f"at {width} px: {p}" for p in phone_figure_problems(page.evaluate(_FIGURES))]
     if width >= DESKTOP:
         problems += page.evaluate(_SIDEBAR_NUMBERS) + page.evaluate(_FOOTER) + page.evaluate(_ALT_TEXT)
-        problems += [f"at {width} px: {p}" for p in page.evaluate(_WRAPPED_NUMBERS)]
         problems += figure_text_problems(page.evaluate(_FIGURES))
     if screenshots is not None and (screenshot_all or problems):
         screenshots.mkdir(parents=True, exist_ok=True)

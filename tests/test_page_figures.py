@@ -3,6 +3,7 @@
 import io
 
 import matplotlib
+import numpy as np
 import pytest
 
 matplotlib.use("Agg")
@@ -91,6 +92,7 @@ def grid_figure():
         ax.set_title(f"panel {i}")
         ax.set_xlabel("step")
     axes[0, 0].set_ylabel("loss")
+    axes[1, 0].set_ylabel("loss")
     axes.flat[5].axis("off")
     axes.flat[5].legend(*axes[0, 0].get_legend_handles_labels(), loc="center")
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncols=4)
@@ -108,7 +110,8 @@ def test_the_narrow_figure_stacks_every_panel_in_one_column_and_leaves_the_origi
         assert narrow.get_figwidth() == pytest.approx(NARROW_WIDTH_IN)
         narrow.canvas.draw()
         panels = [ax for ax in narrow.axes if ax.axison]
-        assert [ax.get_title() for ax in panels] == [f"panel {i}" for i in range(5)]  # reading order
+        places = ["top left", "top middle", "top right", "bottom left", "bottom middle"]
+        assert [ax.get_title() for ax in panels] == [f"({p}) panel {i}" for i, p in enumerate(places)]
         lefts = {round(ax.get_position().x0, 2) for ax in panels}
         tops = [ax.get_position().y1 for ax in panels]
         assert len(lefts) == 1 and tops == sorted(tops, reverse=True), (lefts, tops)  # one column, top down
@@ -177,3 +180,48 @@ def test_a_legend_inside_a_panel_moves_above_it(figure):
         assert holder.get_position().y0 >= panel.get_position().y1 - 1e-6  # its own row, above the panel
     finally:
         plt.close(narrow)
+
+
+def test_a_stacked_panel_takes_its_rows_label_and_its_columns_heading_and_nothing_else():
+    """Fig. 2.6's pattern (a heading per column on the top row, a y label per row on the left column) and the
+    bug it guards against: a label borrowed from another row, or from an axis the panel does not share."""
+    from gqa_mup_ref.narrow_figures import narrow_figure
+
+    fig, axes = plt.subplots(2, 2, figsize=(6.7, 4), sharey="row", layout="constrained")
+    for (row, column), ax in np.ndenumerate(axes):
+        ax.plot([1, 2], [row, column])
+    axes[0, 0].set_title("d = 4")
+    axes[0, 1].set_title("d = 32")
+    axes[0, 0].set_ylabel("norm ratio")
+    axes[1, 0].set_ylabel("alignment")
+    lone, (left, right) = plt.subplots(1, 2, figsize=(6.7, 3))  # not shared: the right panel is another quantity
+    left.set_ylabel("loss")
+    narrow, narrow_lone = narrow_figure(fig), narrow_figure(lone)
+    try:
+        got = [(ax.get_title(), ax.get_ylabel()) for ax in narrow.axes]
+        assert got == [("(top left) d = 4", "norm ratio"), ("(top right) d = 32", "norm ratio"),
+                       ("(bottom left) d = 4", "alignment"), ("(bottom right) d = 32", "alignment")]
+        assert [ax.get_ylabel() for ax in narrow_lone.axes] == ["loss", ""]
+    finally:
+        for f in (fig, lone, narrow, narrow_lone):
+            plt.close(f)
+
+
+def test_a_colour_bar_beside_its_panels_goes_under_them():
+    from gqa_mup_ref.narrow_figures import narrow_figure
+
+    fig, axes = plt.subplots(1, 2, figsize=(6.7, 3), layout="constrained")
+    image = axes[0].imshow([[0, 1], [1, 0]])
+    axes[1].imshow([[1, 0], [0, 1]])
+    fig.colorbar(image, ax=list(axes), label="val loss")
+    narrow = narrow_figure(fig)
+    try:
+        narrow.canvas.draw()
+        bars = [ax for ax in narrow.axes if getattr(ax, "_colorbar", None) is not None]
+        assert len(bars) == 1 and bars[0].get_xlabel() == "val loss"  # horizontal: its label on x
+        panels = [ax.get_position() for ax in narrow.axes if ax not in bars]
+        assert bars[0].get_position().y1 < min(p.y0 for p in panels)  # under the stacked panels
+        assert bars[0].get_position().width > 0.5 * max(p.width for p in panels)
+    finally:
+        plt.close(narrow)
+        plt.close(fig)

@@ -7,12 +7,26 @@
 //   sideways like a table, with the same cue; its other lines (a sentence before or after the table) still
 //   wrap at the edge of the box. Other printed outputs wrap their long lines like prose (book.css).
 //
+// * A cell of a rendered table that shows a number ("1.09 ± 0.08", "[-4.23, +1.07]", "p = 0.013") never breaks
+//   over two lines (class "number-cell", book.css), and a cell of longer text keeps a useful width instead of
+//   shrinking to one word a line beside them (class "text-cell"); scripts/check_book_in_browser.py checks the
+//   first at both widths with the same pattern.
+//
 // A line is a table row when it has a gap of two or more spaces between two words, a " | " column separator,
 // or is a rule of dashes ("----  -----"); a printed output with at least two such lines is a table.
 (function () {
   "use strict";
   var ROW = /\S {2,}\S|\s\|\s|^\s*-{2,}(\s+-{2,})+\s*$/;
   var HINT = "scroll sideways for more \u2192";
+  var NUMBER = /^[\s\d.,:;%+\-\u2212\u2013\u00b1\u00d7\u2248~<>\u2264\u2265=()\[\]ep]*\d[\s\d.,:;%+\-\u2212\u2013\u00b1\u00d7\u2248~<>\u2264\u2265=()\[\]ep]*$/;
+
+  function markCells(table) {
+    table.querySelectorAll("td, th").forEach(function (cell) {
+      var text = cell.textContent.trim();
+      if (NUMBER.test(text)) cell.classList.add("number-cell");
+      else if (text.length > 16) cell.classList.add("text-cell");
+    });
+  }
 
   function isTableRow(line) {
     return ROW.test(line);
@@ -102,6 +116,7 @@
     });
     article.querySelectorAll("table").forEach(function (table) {
       if (table.closest(".highlight, .scroll-cue-hint")) return;
+      markCells(table);
       addCue(scrollBoxOf(table));
     });
   }
