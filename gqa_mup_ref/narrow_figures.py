@@ -17,7 +17,7 @@ The copy keeps everything drawn (data, labels, legends, colour bars); only the l
   (a reader scrolling a phone meets the key before the panels);
 * a panel keeps its shape as far as the narrower width allows (its height scaled by
   :math:`\\sqrt{w_\\text{new}/w_\\text{old}}`, between 1.5 and 3.2 inches);
-* each panel stands alone (:func:`_stand_alone`): tick labels that shared axes had hidden are shown again,
+* each panel stands alone: tick labels that shared axes had hidden are shown again,
   a panel takes its row's y label and its column's x label and heading where the desktop showed them once
   per row or column, and, where the desktop figure had several columns, its title starts with where it sat
   there, ``(top left)``, the words the captions use;
