@@ -212,7 +212,8 @@ _NUMBER_TEXT = re.compile(r"^[\[(]?\s*[<>≤≥≈~]?\s*[+\-−±]?\s*(\d|\.\d|n
 
 def _numeric(value: Any) -> bool:
     """A number, or text that shows one (``"+0.25"``, ``"< 0.05"``, ``"1.2e-3 ± 4e-4"``, ``"nan"``, an interval
-    ``"[-0.62, +0.17]"``)."""
+    ``"[-0.62, +0.17]"``): text that starts like a number (after an opening bracket), so ``"(1) …"`` counts
+    too, which only right-aligns it."""
     if isinstance(value, bool):
         return False
     return isinstance(value, (int, float)) or (isinstance(value, str) and bool(_NUMBER_TEXT.match(value)))
@@ -236,8 +237,10 @@ def markdown_table(rows: Sequence[Mapping], columns: Sequence[str] | None = None
             text = "" if value is None else str(value)
         return "".join("\\" + ch if ch in "\\|*_`$" else ch for ch in text)
 
-    missing = (None, "", "–", "—", "-", "n/a")  # a cell with no value does not make its column text
-    numeric = [all(_numeric(row.get(c)) for row in rows if row.get(c) not in missing) for c in columns]
+    def missing(value: Any) -> bool:  # a cell with no value does not make its column text
+        return value is None or (isinstance(value, str) and value.strip().lower() in ("", "–", "—", "-", "n/a"))
+
+    numeric = [all(_numeric(row.get(c)) for row in rows if not missing(row.get(c))) for c in columns]
     lines = ["| " + " | ".join(cell(HEADERS.get(c, c)) for c in columns) + " |",
              "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
     lines += ["| " + " | ".join(cell(row.get(c)) for c in columns) + " |" for row in rows]

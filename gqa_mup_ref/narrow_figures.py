@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import warnings
 
 __all__ = ["NARROW_WIDTH_IN", "NARROW_MEDIA_MAX_PX", "narrow_figure"]
 
@@ -49,9 +50,13 @@ NARROW_MEDIA_MAX_PX = 719
 _MIN_PANEL_IN, _MAX_PANEL_IN = 1.5, 3.2
 
 
+def _is_bar(ax) -> bool:
+    return getattr(ax, "_colorbar", None) is not None
+
+
 def _slots(fig):
     """The figure's grid slots in reading order (row by row, left to right): the axes in each top-level slot
-    (a panel, its twins, and a colour bar that ``fig.colorbar`` nested in the slot)."""
+    (a panel, its twins, and a colour bar that ``fig.colorbar`` nested in the slot), the panel first."""
     slots: dict[tuple, list] = {}
     for ax in fig.axes:
         spec = ax.get_subplotspec()
@@ -59,12 +64,12 @@ def _slots(fig):
             continue  # an inset or a colour bar of the constrained layout: it follows its parent
         top = spec.get_topmost_subplotspec()
         slots.setdefault((top.rowspan.start, top.colspan.start), []).append(ax)
-    return [slots[key] for key in sorted(slots)]
+    return [sorted(slots[key], key=_is_bar) for key in sorted(slots)]
 
 
 def _move(ax, slot) -> None:
     """Put ``ax`` in the new ``slot``; an axes in a grid nested in its old slot keeps its place in that grid,
-    which moves as a whole."""
+    which moves as a whole (the outermost nested grid is re-parented)."""
     from matplotlib.gridspec import GridSpecFromSubplotSpec
 
     spec = ax.get_subplotspec()
@@ -72,20 +77,37 @@ def _move(ax, slot) -> None:
     if not isinstance(grid, GridSpecFromSubplotSpec):
         ax.set_subplotspec(slot)
         return
-    while isinstance(grid.get_topmost_subplotspec().get_gridspec(), GridSpecFromSubplotSpec) and \
-            isinstance(grid._subplot_spec.get_gridspec(), GridSpecFromSubplotSpec):
+    while isinstance(grid._subplot_spec.get_gridspec(), GridSpecFromSubplotSpec):
         grid = grid._subplot_spec.get_gridspec()
     grid._subplot_spec = slot  # matplotlib has no public setter for a nested grid's parent
     ax.set_subplotspec(spec)
 
 
+def _has_content(ax) -> bool:
+    """Whether an axes draws anything besides its legend (what an axis-off slot may hold)."""
+    return any((ax.texts, ax.patches, ax.lines, ax.collections, ax.images, ax.tables, ax.artists,
+                ax.child_axes))
+
+
 def _empty(ax) -> bool:
-    return not ax.axison and ax.get_legend() is None and not any(
-        (ax.texts, ax.patches, ax.lines, ax.collections, ax.images))
+    return not ax.axison and ax.get_legend() is None and not _has_content(ax)
 
 
 def _legend_only(ax) -> bool:
-    return not ax.axison and ax.get_legend() is not None and not any((ax.lines, ax.patches, ax.collections))
+    return not ax.axison and ax.get_legend() is not None and not _has_content(ax)
+
+
+def _bars_in_own_slots(fig, slots) -> list:
+    """Colour bars drawn in a grid slot of their own (``fig.colorbar(..., cax=axes)``), removed from the
+    figure and from ``slots``: ``(mappable, label)`` of each, to draw again under the stacked panels."""
+    bars = []
+    for group in slots:
+        if len(group) == 1 and _is_bar(group[0]) and not getattr(group[0], "_colorbar_info", None):
+            bar = group[0]._colorbar
+            bars.append((bar.mappable, group[0].get_ylabel() or group[0].get_xlabel()))
+            bar.remove()
+    slots[:] = [group for group in slots if not (len(group) == 1 and _is_bar(group[0]))]
+    return bars
 
 
 _ROW_WORDS, _COLUMN_WORDS = ("top", "middle", "bottom"), ("left", "middle", "right")
@@ -105,25 +127,32 @@ def _position(row: int, column: int, rows: int, columns: int) -> str:
                                 _place_word(column, columns, _COLUMN_WORDS, "column")) if w)
 
 
-def _stand_alone(panels, rows: int, columns: int) -> None:
+def _stand_alone(panels) -> None:
     """Make each panel readable alone, as its row and column made it on the desktop.
 
-    ``panels`` are ``(axes, row, column)`` in the desktop grid. Tick labels that shared axes hid are shown;
-    a panel without a y label takes its row's (when the two share the y axis), one without an x label its
-    column's (when they share x); when only the top row has titles (column headings), each panel takes its
-    column's; and in a figure of several columns each title starts with the panel's place on the desktop,
-    ``(top left)``, the words the captions use.
+    ``panels`` are ``(axes, row, column, main)`` in the desktop grid (``main``: the slot's panel, not a twin
+    or a colour bar). Tick labels that shared axes hid are shown; a panel without a y label takes its row's
+    (when the two share the y axis), one without an x label its column's (when they share x); when only the
+    top row has titles (column headings), each panel takes its column's; and in a figure of several columns
+    of panels each title starts with the panel's place on the desktop, ``(top left)``, the words the captions
+    use (counted among the rows and columns that hold panels, not a spare slot's legend).
     """
     def share(name, a, b):
         return getattr(a, f"get_shared_{name}_axes")().joined(a, b)
 
-    shown = [(ax, r, c) for ax, r, c in panels if ax.axison]
-    headed = {c: ax.get_title() for ax, r, c in shown if r == 0 and ax.get_title()}
-    headings = bool(headed) and all(not ax.get_title() for ax, r, _ in shown if r > 0)
-    for ax, row, column in shown:
-        ax.tick_params(labelbottom=True)
+    shown = [(ax, r, c) for ax, r, c, main in panels if main and ax.axison and not _is_bar(ax)]
+    rows, columns = sorted({r for _, r, _ in shown}), sorted({c for _, _, c in shown})
+    headed = {c: ax.get_title() for ax, r, c in shown if r == rows[0] and ax.get_title()}
+    headings = bool(headed) and all(not ax.get_title() for ax, r, _ in shown if r != rows[0])
+    for ax, row, column, main in panels:
+        if not ax.axison or _is_bar(ax):
+            continue
+        if ax.xaxis.get_ticks_position() != "top":
+            ax.tick_params(labelbottom=True)
         if ax.yaxis.get_label_position() == "left":
             ax.tick_params(labelleft=True)
+        if not main:
+            continue  # a twin: its panel carries the labels and the title
         if not ax.get_ylabel():
             source = [o for o, r, _ in shown if r == row and o is not ax and o.get_ylabel() and share("y", ax, o)]
             if source:
@@ -133,17 +162,27 @@ def _stand_alone(panels, rows: int, columns: int) -> None:
             if source:
                 ax.set_xlabel(source[-1].get_xlabel())
         title = ax.get_title() or (headed.get(column, "") if headings else "")
-        if columns > 1:
-            place = _position(row, column, rows, columns)
+        if len(columns) > 1:
+            place = _position(rows.index(row), columns.index(column), len(rows), len(columns))
             title = f"({place}) {title}" if title else f"({place})"
         ax.set_title(title)
+
+
+def _original_handles(legend, axes) -> list:
+    """The artists a legend stands for (an error bar with its caps, not the legend's own drawn key), found
+    by label in ``axes``; the legend's key where the artist is not in them (a hand-made proxy)."""
+    by_label = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            by_label.setdefault(label, handle)
+    return [by_label.get(text.get_text(), key) for text, key in zip(legend.get_texts(), legend.legend_handles)]
 
 
 def _restack_figure_legends(fig, width_px: float, renderer) -> float:
     """Figure legends above the panels, at most two columns (one if two are too wide); their height."""
     height = 0.0
     for legend in list(fig.legends):
-        handles, texts = legend.legend_handles, [t.get_text() for t in legend.get_texts()]
+        handles, texts = _original_handles(legend, fig.axes), [t.get_text() for t in legend.get_texts()]
         title = legend.get_title().get_text()
         size = legend.get_texts()[0].get_fontsize() if texts else None
         legend.remove()
@@ -174,7 +213,7 @@ def _colour_bars_below(fig) -> float:
     return added
 
 
-def _lift_legend(legend, width_px: float, renderer, dpi: float) -> tuple[dict, float]:
+def _lift_legend(legend, ax, width_px: float, renderer, dpi: float) -> tuple[dict, float]:
     """Take a legend out of its panel (on a narrower panel it would cover the data): the arguments that draw
     it again in a row of its own above the panel, in one column if its columns are too wide; its height."""
     box = legend.get_window_extent(renderer)
@@ -182,7 +221,7 @@ def _lift_legend(legend, width_px: float, renderer, dpi: float) -> tuple[dict, f
     ncols = legend._ncols if box.width <= width_px else 1
     rows_now = -(-len(texts) // max(legend._ncols, 1))
     rows_then = -(-len(texts) // ncols)
-    arguments = {"handles": legend.legend_handles, "labels": [t.get_text() for t in texts], "ncols": ncols,
+    arguments = {"handles": _original_handles(legend, [ax]), "labels": [t.get_text() for t in texts], "ncols": ncols,
                  "title": legend.get_title().get_text() or None,
                  "fontsize": texts[0].get_fontsize() if texts else None}
     legend.remove()
@@ -191,15 +230,31 @@ def _lift_legend(legend, width_px: float, renderer, dpi: float) -> tuple[dict, f
 
 def narrow_figure(fig, width_in: float = NARROW_WIDTH_IN):
     """A copy of ``fig`` with its panels stacked in one column, ``width_in`` inches wide (see the module's
-    docstring); ``None`` when the figure cannot be copied (an artist that does not pickle). ``fig`` itself
-    is not changed. Close the copy when done (``plt.close``)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.gridspec import GridSpec
+    docstring); ``None`` when the figure cannot be copied (an artist that does not pickle), has no panel, or
+    cannot be laid out again (with a warning saying why). ``fig`` itself is not changed. Close the copy when
+    done (``plt.close``)."""
+    import matplotlib.pyplot as plt
 
     try:
         copy = pickle.loads(pickle.dumps(fig))
     except Exception:  # noqa: BLE001 - a figure that does not pickle simply has no narrow version
         return None
+    try:
+        narrow = _restack(copy, width_in)
+        if narrow is None:
+            plt.close(copy)
+        return narrow
+    except Exception as error:  # noqa: BLE001 - the desktop figure stands; the browser check flags the phone
+        plt.close(copy)
+        warnings.warn(f"no phone version of this figure: {error!r}", stacklevel=2)
+        return None
+
+
+def _restack(copy, width_in: float):
+    """:func:`narrow_figure` on the copy it made (changed in place and returned; ``None`` when empty)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.gridspec import GridSpec
+
     FigureCanvasAgg(copy)
     renderer = copy.canvas.get_renderer()
     old_width = copy.get_figwidth()
@@ -210,6 +265,7 @@ def narrow_figure(fig, width_in: float = NARROW_WIDTH_IN):
                 copy.delaxes(ax)
         else:
             slots.append(group)
+    own_bars = _bars_in_own_slots(copy, slots)
     if not slots:
         return None
     slots.sort(key=lambda group: not _legend_only(group[0]))  # stable: the panels keep their order
@@ -228,15 +284,14 @@ def narrow_figure(fig, width_in: float = NARROW_WIDTH_IN):
     placed = []
     for group in slots:
         top = group[0].get_subplotspec().get_topmost_subplotspec()
-        placed += [(ax, top.rowspan.start, top.colspan.start) for ax in group]
-    rows_before, columns_before = slots[0][0].get_subplotspec().get_topmost_subplotspec().get_geometry()[:2]
-    _stand_alone(placed, rows_before, columns_before)
+        placed += [(ax, top.rowspan.start, top.colspan.start, i == 0) for i, ax in enumerate(group)]
+    _stand_alone(placed)
     rows = []  # (axes to move there, or a legend's arguments; height in inches)
     for group, height in zip(slots, heights):
         if not _legend_only(group[0]):
             for ax in group:
                 if ax.axison and ax.get_legend() is not None:
-                    rows.append(_lift_legend(ax.get_legend(), width_in * copy.dpi, renderer, copy.dpi))
+                    rows.append(_lift_legend(ax.get_legend(), ax, width_in * copy.dpi, renderer, copy.dpi))
         rows.append((group, height))
     engine = copy.get_layout_engine()
     constrained = engine is not None and type(engine).__name__ == "ConstrainedLayoutEngine"
@@ -248,6 +303,10 @@ def narrow_figure(fig, width_in: float = NARROW_WIDTH_IN):
             pass
     legend_height = _restack_figure_legends(copy, width_in * copy.dpi, renderer) if constrained else 0.0
     bar_height = _colour_bars_below(copy) if constrained else 0.0
+    panels = [group[0] for group in slots if not _legend_only(group[0])]
+    for mappable, label in own_bars:
+        copy.colorbar(mappable, ax=panels, location="bottom", label=label, shrink=0.9, aspect=30)
+        bar_height += 0.8
     title_height = 0.4 if copy._suptitle is not None else 0.0
     grid = GridSpec(len(rows), 1, figure=copy, height_ratios=[height for _, height in rows])
     for row, (content, _) in enumerate(rows):

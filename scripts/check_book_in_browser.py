@@ -319,18 +319,26 @@ def figure_text_problems(figures: list[dict], smallest_px: float = SMALLEST_FIGU
     sys.path.insert(0, str(ROOT))
     from gqa_mup_ref.page_figures import smallest_text_px
 
+    import io
+
+    from PIL import Image
+
     problems = []
     for figure in figures:
         name = f'"{figure["alt"]}…"' if figure["alt"] else figure["src"].split("/")[-1][:40]
-        record = smallest_text_px(_png_bytes(figure["src"]))
+        png = _png_bytes(figure["src"])
+        record = smallest_text_px(png)
+        # The PNG's own width in image pixels, as its record is: the browser's naturalWidth of an image
+        # chosen from a srcset at "2x" is already halved, which would double the text's size here.
+        natural = Image.open(io.BytesIO(png)).width
         if record is None:
             problems.append(f"figure {name}: its PNG has no record of its smallest text (draw it through "
                             "gqa_mup_ref.page_figures: use_page_png() in the chapter's first cell)")
             continue
-        shown = record * figure["rendered"] / max(figure["natural"], 1)
+        shown = record * figure["rendered"] / max(natural, 1)
         if shown < smallest_px:
             problems.append(f"figure {name}: smallest text {shown:.1f} px at the width shown "
-                            f"({figure['rendered']:.0f} of {figure['natural']} px); needs {smallest_px} px")
+                            f"({figure['rendered']:.0f} CSS px for {natural} image px); needs {smallest_px} px")
     return problems
 
 

@@ -49,5 +49,9 @@ def test_the_exercises_are_numbered_objects_each_followed_by_its_solution(path):
     assert len(exercises) >= 3, path.name
     solutions = re.findall(r"^:::\{solution\} (\S+)\n:label: (\S+)\n:class: dropdown\n", text, flags=re.M)
     assert solutions == [(e, e.replace("ex-", "sol-", 1)) for e in exercises], (path.name, solutions)
+    order = [kind if kind == "exercise" else target
+             for kind, target in re.findall(r"^:::\{(exercise|solution)\} ?(\S*)", text, flags=re.M)]
+    expected = [step for label in exercises for step in ("exercise", label)]
+    assert order == expected, f"{path.name}: each exercise must be followed by its own solution: {order}"
     section = text[text.index("\n## Exercises"):text.index("\n## Checks")]
     assert section.count(":::{exercise}") == len(exercises), f"{path.name}: an exercise outside ## Exercises"

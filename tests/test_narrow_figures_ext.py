@@ -11,6 +11,7 @@ import pytest
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from gqa_mup_ref import page_figures as pf  # noqa: E402
 
@@ -72,11 +73,12 @@ def test_the_phone_check_wants_every_chapter_figure_stacked_and_legible(images):
     checker = _module(ROOT / "scripts" / "check_book_in_browser.py")
     narrow = folder / "abc123.narrow.png"
     record = pf.smallest_text_px(narrow.read_bytes())
-    natural = 380
-    shown = {"src": narrow.as_uri(), "natural": 2 * natural, "rendered": natural, "alt": "two panels",
+    image_px = Image.open(narrow).width
+    # the browser's naturalWidth of a "2x" srcset image is half the PNG's pixels: the check must not use it
+    shown = {"src": narrow.as_uri(), "natural": image_px / 2, "rendered": image_px / 2, "alt": "two panels",
              "narrow": True, "inWidget": False}
-    assert checker.phone_figure_problems([shown]) == []
-    small = shown | {"rendered": natural * 8.5 / (record / 2)}  # drawn so its smallest text is 8.5 px
+    assert checker.phone_figure_problems([shown]) == []  # drawn at its natural size: record / 2 px
+    small = shown | {"rendered": image_px * 8.5 / record}  # drawn so its smallest text is 8.5 CSS px
     assert "smallest text 8.5 px" in checker.phone_figure_problems([small])[0]
     desktop_only = shown | {"src": (folder / "plain.png").as_uri(), "narrow": False}
     assert "no phone version" in checker.phone_figure_problems([desktop_only])[0]

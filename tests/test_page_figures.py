@@ -225,3 +225,48 @@ def test_a_colour_bar_beside_its_panels_goes_under_them():
     finally:
         plt.close(narrow)
         plt.close(fig)
+
+
+def test_twins_error_bars_own_slot_colour_bars_and_nested_grids_survive_the_stacking():
+    """A twin axis gets no title of its own, a lifted legend keeps an error bar's key, a colour bar in a grid
+    slot of its own goes under the panels instead of becoming a panel, and a grid nested two levels deep moves
+    as a whole (the findings of a review of the first version)."""
+    from matplotlib.gridspec import GridSpec
+
+    from gqa_mup_ref.narrow_figures import narrow_figure
+
+    fig = plt.figure(figsize=(6.7, 3), layout="constrained")
+    grid = GridSpec(1, 3, figure=fig, width_ratios=[1, 1, 0.05])
+    left, right, bar_slot = (fig.add_subplot(grid[0, i]) for i in range(3))
+    image = left.imshow([[0, 1], [1, 0]])
+    fig.colorbar(image, cax=bar_slot, label="val loss")
+    right.errorbar([1, 2], [1, 2], yerr=[0.1, 0.2], fmt="s-", capsize=3, label="mean, 95 % interval")
+    right.legend()
+    twin = right.twinx()
+    twin.plot([1, 2], [3, 4], color="grey")
+    outer = plt.figure(figsize=(6.7, 3), layout="constrained")
+    inner = GridSpec(1, 2, figure=outer)[0, 1].subgridspec(2, 1)
+    deepest = inner[1, 0].subgridspec(1, 2)
+    first = outer.add_subplot(GridSpec(1, 2, figure=outer)[0, 0])
+    a, b = outer.add_subplot(deepest[0, 0]), outer.add_subplot(deepest[0, 1])
+    top = outer.add_subplot(inner[0, 0])
+    for ax in (first, a, b, top):
+        ax.plot([1, 2])
+    narrow, narrow_outer = narrow_figure(fig), narrow_figure(outer)
+    try:
+        narrow.canvas.draw()
+        titles = [ax.get_title() for ax in narrow.axes if ax.get_title()]
+        assert titles == ["(left)", "(right)"], titles  # none for the twin or the colour bar
+        bars = [ax for ax in narrow.axes if getattr(ax, "_colorbar", None) is not None]
+        assert len(bars) == 1 and bars[0].get_xlabel() == "val loss"  # horizontal, not a full-width panel
+        (key,) = [ax.get_legend() for ax in narrow.axes if ax.get_legend() is not None]
+        assert type(key.legend_handles[0]).__name__ == "LineCollection"  # drawn as an error bar, not a line
+        narrow_outer.canvas.draw()
+        positions = {id(ax): ax.get_position() for ax in narrow_outer.axes}
+        pa, pb = positions[id(narrow_outer.axes[1])], positions[id(narrow_outer.axes[2])]
+        assert pb.x0 > pa.x1 - 1e-6 and abs(pa.y0 - pb.y0) < 1e-6  # the deepest grid kept its two columns
+        first_box = positions[id(narrow_outer.axes[0])]
+        assert first_box.y0 > max(p.y1 for k, p in positions.items() if k != id(narrow_outer.axes[0])) - 1e-6
+    finally:
+        for f in (fig, outer, narrow, narrow_outer):
+            plt.close(f)

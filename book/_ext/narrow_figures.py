@@ -62,7 +62,7 @@ def wrap_images(html: str, names: set[str], media_max_px: int) -> tuple[str, int
         return (f'<picture class="narrow-figure"><source media="(max-width: {media_max_px}px)" '
                 f'srcset="{narrow} 2x">{match.group(0)}</picture>')
 
-    html = re.sub(r"<picture\b[^>]*>(<source[^>]*>)(<img\b[^>]*>)</picture>", r"\2", html)  # idempotent
+    html = re.sub(r'<picture class="narrow-figure">(<source[^>]*>)(<img\b[^>]*>)</picture>', r"\2", html)  # idempotent
     return _IMG.sub(wrap, html), count
 
 
