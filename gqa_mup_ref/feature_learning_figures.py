@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import math
 
+from .plots import PARAM_COLORS, book_style
+
 __all__ = [
     "plot_same_entries",
     "plot_random_norms",
@@ -30,20 +32,12 @@ __all__ = [
 ]
 
 
-def _style():
-    import matplotlib.pyplot as plt
-
-    from .plots import book_style
-
-    return plt.rc_context(book_style())
-
-
 def plot_same_entries(records: list[dict]):
     """Output entry size of the rank-one and the i.i.d. ``±1/n`` matrices against ``n``."""
     import matplotlib.pyplot as plt
 
     n = [r["n"] for r in records]
-    with _style():
+    with plt.rc_context(book_style()):
         fig, ax = plt.subplots()
         ax.loglog(n, [r["output_rms_rank_one"] for r in records], "o-", label="rank one  $uv^T/n$")
         ax.loglog(n, [r["output_rms_iid"] for r in records], "s-", label="i.i.d. signs $/n$")
@@ -60,7 +54,7 @@ def plot_random_norms(records: list[dict]):
     """Measured against predicted ``‖W‖₂`` (log–log, with ``y = x``), and their ratio."""
     import matplotlib.pyplot as plt
 
-    with _style():
+    with plt.rc_context(book_style()):
         fig, (left, right) = plt.subplots(1, 2, figsize=(6.7, 3.2))
         aspect = [r["n_out"] / r["n_in"] for r in records]
         scatter = left.scatter([r["predicted"] for r in records], [r["measured"] for r in records],
@@ -85,7 +79,7 @@ def plot_alignment(square: list[dict], wide: list[dict]):
     """Alignment against ``n_in`` for square and wide inits and for a rank-one update."""
     import matplotlib.pyplot as plt
 
-    with _style():
+    with plt.rc_context(book_style()):
         fig, ax = plt.subplots(figsize=(6.4, 3.8))
         for records, label, marker in ((square, "init, square", "o"), (wide, "init, wide ($n_{out}=16$)", "s")):
             n = [r["n_in"] for r in records]
@@ -111,7 +105,7 @@ def plot_adam_update(by_batch: dict[int, list[dict]]):
     """
     import matplotlib.pyplot as plt
 
-    with _style():
+    with plt.rc_context(book_style()):
         fig, (left, right) = plt.subplots(1, 2, figsize=(6.7, 3.0))
         for batch, records in by_batch.items():
             hidden = [r for r in records if r["layer"] == "hidden"]
@@ -136,10 +130,8 @@ def plot_width_sweep(records: list[dict]):
     """Entry sizes of features at init and of their one-step change, per layer, SP against μP."""
     import matplotlib.pyplot as plt
 
-    from .plots import PARAM_COLORS
-
     layers = ("input", "hidden", "output")
-    with _style():
+    with plt.rc_context(book_style()):
         fig, axes = plt.subplots(2, 3, figsize=(6.7, 4.8), sharex=True, sharey="row")
         for col, layer in enumerate(layers):
             for param in dict.fromkeys(r["parameterization"] for r in records):

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 
 import torch
 
+from .plots import PALETTE, PARAM_COLORS, book_style
+
 __all__ = [
     "plot_gqa_diagram",
     "plot_norms",
@@ -26,21 +28,11 @@ __all__ = [
 ]
 
 
-def _style():
-    import matplotlib.pyplot as plt
-
-    from .plots import book_style
-
-    return plt.rc_context(book_style())
-
-
 def plot_gqa_diagram(n_head: int = 8, kv_heads: Sequence[int] = (8, 2, 1)):
     """Which key/value head each query head reads, for several ``H_kv`` (query head ``h`` → ``h // r``)."""
     import matplotlib.pyplot as plt
 
-    from .plots import PALETTE
-
-    with _style():
+    with plt.rc_context(book_style()):
         fig, axes = plt.subplots(1, len(kv_heads), figsize=(6.7, 2.5))
         for ax, n_kv in zip(axes, kv_heads):
             r = n_head // n_kv
@@ -70,7 +62,7 @@ def plot_norms(records: list[dict], update_records: list[dict]):
 
     rs = [rec["r"] for rec in records]
     grid = torch.linspace(1, max(rs), 200)
-    with _style():
+    with plt.rc_context(book_style()):
         fig, (left, right) = plt.subplots(1, 2, figsize=(6.7, 3.2))
         left.plot(grid, (1 + grid.sqrt()) / 2, color="0.5", lw=1, label=r"$(1+\sqrt{r})/2$")
         left.plot(rs, [rec["ratio"] for rec in records], "o", label=r"$\|K_\oplus\|_2 / \|D\|_2$ (SVD)")
@@ -99,7 +91,7 @@ def plot_corrected_norm(records: list[dict]):
     import matplotlib.pyplot as plt
 
     ns = sorted({rec["n"] for rec in records})
-    with _style():
+    with plt.rc_context(book_style()):
         fig, axes = plt.subplots(1, 2, figsize=(6.7, 3.2), sharey=True)
         for key, ax, title in (("plain", axes[0], r"spectral norm $\|K_\oplus\|_2$"),
                                ("corrected", axes[1], r"corrected norm $\|K_\oplus\|_2 / c(r)$")):
@@ -121,12 +113,10 @@ def plot_training_ratios(normalized: dict[tuple[str, int, int], float]):
     """:func:`~gqa_mup_ref.kv_repetition.normalized_ratios` against ``r``, one panel per step, with the two predictions."""
     import matplotlib.pyplot as plt
 
-    from .plots import PARAM_COLORS
-
     steps = sorted({step for _, step, _ in normalized})
     rs = sorted({r for _, _, r in normalized})
     grid = torch.linspace(1, max(rs), 200)
-    with _style():
+    with plt.rc_context(book_style()):
         fig, axes = plt.subplots(1, len(steps), figsize=(min(6.7, 3.35 * len(steps)), 3.2), sharey=True)
         axes = [axes] if len(steps) == 1 else list(axes)
         for ax, step in zip(axes, steps):

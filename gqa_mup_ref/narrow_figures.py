@@ -168,28 +168,28 @@ def _stand_alone(panels) -> None:
         ax.set_title(title)
 
 
-def _original_handles(legend, axes) -> list:
-    """The artists a legend stands for (an error bar with its caps, not the legend's own drawn key), found
-    by label in ``axes``; the legend's key where the artist is not in them (a hand-made proxy)."""
+def _legend_arguments(legend, axes) -> dict:
+    """What draws ``legend`` again elsewhere: its entries, title and font size. The handles are the artists
+    it stands for (an error bar with its caps, not the legend's own drawn key), found by label in ``axes``,
+    or its key where the artist is not in them (a hand-made proxy)."""
     by_label = {}
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             by_label.setdefault(label, handle)
-    return [by_label.get(text.get_text(), key) for text, key in zip(legend.get_texts(), legend.legend_handles)]
+    texts = legend.get_texts()
+    return {"handles": [by_label.get(t.get_text(), key) for t, key in zip(texts, legend.legend_handles)],
+            "labels": [t.get_text() for t in texts], "title": legend.get_title().get_text() or None,
+            "fontsize": texts[0].get_fontsize() if texts else None}
 
 
 def _restack_figure_legends(fig, width_px: float, renderer) -> float:
     """Figure legends above the panels, at most two columns (one if two are too wide); their height."""
     height = 0.0
     for legend in list(fig.legends):
-        handles, texts = _original_handles(legend, fig.axes), [t.get_text() for t in legend.get_texts()]
-        title = legend.get_title().get_text()
-        size = legend.get_texts()[0].get_fontsize() if texts else None
+        arguments = _legend_arguments(legend, fig.axes)
         legend.remove()
-        loc = "outside upper center"
-        for ncols in (min(2, len(texts)), 1):
-            new = fig.legend(handles, texts, loc=loc, ncols=max(ncols, 1), fontsize=size, title=title or None,
-                             frameon=False)
+        for ncols in (min(2, len(arguments["labels"])), 1):
+            new = fig.legend(loc="outside upper center", ncols=max(ncols, 1), frameon=False, **arguments)
             if new.get_window_extent(renderer).width <= width_px or ncols == 1:
                 break
             new.remove()
@@ -221,9 +221,7 @@ def _lift_legend(legend, ax, width_px: float, renderer, dpi: float) -> tuple[dic
     ncols = legend._ncols if box.width <= width_px else 1
     rows_now = -(-len(texts) // max(legend._ncols, 1))
     rows_then = -(-len(texts) // ncols)
-    arguments = {"handles": _original_handles(legend, [ax]), "labels": [t.get_text() for t in texts], "ncols": ncols,
-                 "title": legend.get_title().get_text() or None,
-                 "fontsize": texts[0].get_fontsize() if texts else None}
+    arguments = _legend_arguments(legend, [ax]) | {"ncols": ncols}
     legend.remove()
     return arguments, box.height / dpi * rows_then / max(rows_now, 1) + 0.1
 

@@ -115,7 +115,10 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
 
 
 def _chunks(png: bytes):
-    """``(kind, body, start, end)`` of each chunk of a PNG, in order."""
+    """``(kind, body, start, end)`` of each chunk of a PNG, in order; ``ValueError`` if it is not a PNG."""
+    png = bytes(png)  # an ipywidgets Image holds a memoryview
+    if png[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG: the first 8 bytes are not the PNG signature")
     position = 8
     while position + 8 <= len(png):
         length, kind = struct.unpack(">I4s", png[position:position + 8])
@@ -146,8 +149,6 @@ def split_narrow(png: bytes) -> tuple[bytes, bytes | None]:
     """``(the PNG without its narrow chunk, the narrow PNG or None)``: what the book's build serves to a
     desktop and to a phone."""
     png = bytes(png)
-    if png[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError("not a PNG: the first 8 bytes are not the PNG signature")
     for kind, body, start, end in _chunks(png):
         if kind == NARROW_CHUNK:
             return png[:start] + png[end:], body
@@ -157,16 +158,7 @@ def split_narrow(png: bytes) -> tuple[bytes, bytes | None]:
 def smallest_text_px(png: bytes) -> float | None:
     """The :data:`SMALLEST_TEXT_KEY` record of a PNG (image pixels), ``inf`` for a figure without text,
     ``None`` if the PNG has no record (it was not made by :func:`page_png`)."""
-    png = bytes(png)  # an ipywidgets Image holds a memoryview
-    if png[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError("not a PNG: the first 8 bytes are not the PNG signature")
-    position = 8
-    while position + 8 <= len(png):
-        length, kind = struct.unpack(">I4s", png[position:position + 8])
-        body = png[position + 8:position + 8 + length]
-        position += 12 + length
-        if kind == b"IEND":
-            break
+    for kind, body, _, _ in _chunks(png):
         if kind == b"tEXt":
             key, _, value = body.partition(b"\x00")
         elif kind == b"zTXt":
