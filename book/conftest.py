@@ -1,4 +1,4 @@
-"""A chapter run alone (``python -m pytest book/ch06_transfer_in_practice.ipynb``) is compared as in the full
+"""A notebook run alone (``python -m pytest book/ch06_1_width_and_calculator.ipynb``) is compared as in the full
 suite: nbval leaves figure bytes out (``tests/nbval_stable.py``; the hook is idempotent, so loading it here
 and in ``tests/conftest.py`` is harmless)."""
 
