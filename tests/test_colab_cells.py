@@ -113,7 +113,7 @@ def test_running_twice_changes_nothing_and_check_passes_only_after_a_run(copy, c
 
 def test_configure_book_moves_the_cells_to_a_new_repository_in_place(copy):
     cells.main(["--config", str(copy / "_config.yml"), "--book", str(copy / "book")])
-    path = copy / "book" / "ch05_transfer_across_kv_heads.ipynb"
+    path = copy / "book" / "ch05_1_can_it_decide.ipynb"
     before = json.loads(path.read_text(encoding="utf-8"))
     _script("configure_book").main(["--repository-url", URL, "--config", str(copy / "_config.yml")])
     after = json.loads(path.read_text(encoding="utf-8"))

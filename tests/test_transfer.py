@@ -180,7 +180,7 @@ def test_a_change_of_r_gets_the_books_evidence_and_a_range_warning():
 
 def test_the_evidence_sentence_matches_chapter_5s_passing_checks():
     """KV_EVIDENCE paraphrases checks of chapter 5; if their committed outputs change, reword it."""
-    book = Path(__file__).resolve().parents[1] / "book" / "ch05_transfer_across_kv_heads.ipynb"
+    book = Path(__file__).resolve().parents[1] / "book" / "ch05_2_the_evidence.ipynb"
     outputs = "".join(text for cell in json.loads(book.read_text())["cells"]
                       for out in cell.get("outputs", []) for text in out.get("text", []))
     assert "decisive experiment (d = 32, r = 1 -> 8, 12 seeds): gqa's predicted shift excluded, none's not, " \
