@@ -103,7 +103,7 @@ def test_the_script_inserts_one_hidden_cell_before_the_first_code_cell_and_keeps
 def test_running_twice_changes_nothing_and_check_passes_only_after_a_run(copy, capsys):
     args = ["--config", str(copy / "_config.yml"), "--book", str(copy / "book")]
     assert cells.main([*args, "--check"]) == 1
-    assert "ch03_completep.ipynb" in capsys.readouterr().err
+    assert "ch03_1_depth.ipynb" in capsys.readouterr().err
     cells.main(args)
     once = {path.name: path.read_bytes() for path in (copy / "book").glob("*.ipynb")}
     cells.main(args)
