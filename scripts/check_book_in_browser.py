@@ -18,7 +18,8 @@ For each page, at a phone width (420 px) and a desktop width (1280 px):
   number (``1.09 ± 0.08``, ``+0.37 [−0.62, +0.17]``, ``p = 0.045``) stays on one line;
 * navigation works: below the desktop width each visible ☰ and ☷ button opens its drawer (and Escape closes
   it); at the desktop width the visible ☰ hides the sidebar and shows it again;
-* the sidebar numbers the chapters: its entry for ``book/ch0n_*`` starts with "n." (the prose's "Chapter n");
+* the sidebar numbers the chapters: its entry for ``book/ch0n_*`` starts with "n." (the prose's "Chapter n"),
+  and the entry for a chapter's part ``book/ch0n_k_*`` with "n.k.";
 * the footer names the package version and the commit (or "unknown commit");
 * every figure says in its alt text what it shows (not missing, not a file name or a hash);
 * at the desktop width, every figure's smallest text is drawn at 9 CSS px or more: the PNG's record of its
@@ -226,12 +227,13 @@ _SIDEBAR_NUMBERS = """() => {
   const problems = [];
   let chapters = 0;
   for (const link of links) {
-    const match = (link.getAttribute('href') || '').match(/(?:^|\\/)ch0*(\\d+)_[^\\/#]*\\.html$/);
+    const match = (link.getAttribute('href') || '').match(/(?:^|\\/)ch0*(\\d+)_(?:(\\d+)_)?[^\\/#]*\\.html$/);
     if (!match) continue;
     chapters += 1;
     const text = link.textContent.trim();
-    if (!text.startsWith(match[1] + '.'))
-      problems.push(`sidebar entry "${text.slice(0, 50)}" is not numbered ${match[1]}.`);
+    const number = match[2] ? `${match[1]}.${match[2]}.` : `${match[1]}.`;  // a chapter's part chNN_k_*: n.k.
+    if (!text.startsWith(number + ' '))
+      problems.push(`sidebar entry "${text.slice(0, 50)}" is not numbered ${number}`);
   }
   if (!chapters) problems.push('the sidebar lists no chapter (book/chNN_*.html)');
   return problems;

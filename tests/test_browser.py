@@ -80,3 +80,31 @@ def test_figure_text_is_measured_at_the_width_shown(tmp_path):
     squashed = figure | {"rendered": size["width"] / 2}  # narrowed, its height kept
     assert "distorted" in checker.squashed_figures([squashed])[0]
 
+
+
+def test_the_sidebar_check_wants_a_part_numbered_with_its_chapter(tmp_path):
+    """A chapter's entry ``chNN_*`` must start "n. ", its parts' ``chNN_k_*`` "n.k. ": a part left
+    unnumbered, or numbered as another section, is reported."""
+    checker = _checker()
+    chromium = checker.find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium binary (Debian: apt-get install chromium; or set $CHROMIUM)")
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
+
+    def sidebar(*entries):
+        links = "".join(f'<a class="reference" href="{href}">{text}</a>' for href, text in entries)
+        return f'<div class="bd-sidebar-primary"><nav>{links}</nav></div>'
+
+    good = sidebar(("ch02_corrected_norm.html", "2. A corrected norm"), ("ch02_1_repeated.html", "2.1. The operator"),
+                   ("ch02_2_which.html", "2.2. Which size counts"), ("glossary.html", "Glossary"))
+    bad = sidebar(("ch02_corrected_norm.html", "2. A corrected norm"), ("ch02_1_repeated.html", "2.3. The operator"),
+                  ("ch02_2_which.html", "Which size counts"))
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=checker.CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.set_content(good)
+        assert page.evaluate(checker._SIDEBAR_NUMBERS) == []
+        page.set_content(bad)
+        problems = page.evaluate(checker._SIDEBAR_NUMBERS)
+        browser.close()
+    assert len(problems) == 2 and "numbered 2.1." in problems[0] and "numbered 2.2." in problems[1], problems

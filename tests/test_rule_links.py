@@ -63,11 +63,15 @@ def _chapter_titles() -> dict[str, str]:
     titles = {}
     entries = toc.get("chapters") or [e for part in toc.get("parts", []) for e in part["chapters"]]
     for entry in entries:
-        path = ROOT / (entry["file"] + ".ipynb")
-        if path.is_file():
-            first = json.loads(path.read_text(encoding="utf-8"))["cells"][0]
+        notebook, page = ROOT / (entry["file"] + ".ipynb"), ROOT / (entry["file"] + ".md")
+        if notebook.is_file():
+            first = json.loads(notebook.read_text(encoding="utf-8"))["cells"][0]
             heading = "".join(first["source"]).splitlines()[0]
-            titles[Path(entry["file"]).name] = heading.removeprefix("# ").strip()
+        elif page.is_file():  # a chapter's opening page (its parts are sections of it)
+            heading = page.read_text(encoding="utf-8").splitlines()[0]
+        else:
+            continue
+        titles[Path(entry["file"]).name] = heading.removeprefix("# ").strip()
     return titles
 
 
