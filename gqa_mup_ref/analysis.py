@@ -219,11 +219,22 @@ def _numeric(value: Any) -> bool:
     return isinstance(value, (int, float)) or (isinstance(value, str) and bool(_NUMBER_TEXT.match(value)))
 
 
+_MATH = re.compile(r"(\$[^$\n]+\$)")
+"""An inline-math span of a table cell: two ``$`` with text between them."""
+
+
+def _escape_markdown(text: str) -> str:
+    return "".join("\\" + ch if ch in "\\|*_`$" else ch for ch in text)
+
+
 def markdown_table(rows: Sequence[Mapping], columns: Sequence[str] | None = None, digits: int = 4) -> str:
     """Rows as a Markdown pipe table, cells formatted as in :func:`format_table` (floats to ``digits``
     significant digits, booleans as yes/no); columns of numbers (or of text that shows numbers; a dash or
-    "n/a" for a missing value does not count) right-aligned; the package's column names shown as :data:`HEADERS` says; ``\\ | * _ ` $`` escaped, so a
-    cell shows as written."""
+    "n/a" for a missing value does not count) right-aligned; the package's column names shown as
+    :data:`HEADERS` says. ``\\ | * _ ` $`` are escaped, so a cell shows as written, except inline math: text
+    between two ``$`` (``"$W_Q$ random"``, ``"$2^{-6}$"``) is passed on as it is (only its ``|`` escaped, for
+    the table; write a norm as ``\\lVert … \\rVert``) and MyST renders it as mathematics. A lone ``$`` is
+    escaped."""
     if not rows:
         return "(no rows)"
     columns = list(columns or rows[0].keys())
@@ -235,7 +246,8 @@ def markdown_table(rows: Sequence[Mapping], columns: Sequence[str] | None = None
             text = "nan" if math.isnan(value) else f"{value:.{digits}g}"
         else:
             text = "" if value is None else str(value)
-        return "".join("\\" + ch if ch in "\\|*_`$" else ch for ch in text)
+        return "".join(part.replace("|", "\\|") if _MATH.fullmatch(part) else _escape_markdown(part)
+                       for part in _MATH.split(text))
 
     def missing(value: Any) -> bool:  # a cell with no value does not make its column text
         return value is None or (isinstance(value, str) and value.strip().lower() in ("", "–", "—", "-", "n/a"))

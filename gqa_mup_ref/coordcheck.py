@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -63,6 +64,10 @@ __all__ = [
     "predicted_width_slope",
     "normalized_kv",
     "kv_panel_title",
+    "QUANTITY_NAMES",
+    "ROLE_NAMES",
+    "quantity_name",
+    "role_name",
     "plot_kv_patterns",
     "kv_heads_view",
     "prediction_rule",
@@ -249,12 +254,17 @@ def predicted_pattern(rule: str, quantity: str, role: str, query_ratio: float = 
 
 
 def pattern_label(expr: sympy.Expr) -> str:
-    """``flat`` or ``∝ …`` for a pattern of :func:`predicted_pattern`, in plain text."""
+    """``flat`` or ``∝ …`` for a pattern of :func:`predicted_pattern`, in plain text: ``√r``, ``·`` and integer
+    powers as superscripts, ``"∝ (√r + 1)²/(4·r)"``."""
     expr = sympy.simplify(expr)
     if expr == 1:
         return "flat"
-    text = sympy.sstr(sympy.factor(expr)).replace("sqrt(r)", "√r").replace("**", "^").replace("*", "·")
-    return f"∝ {text}"
+    text = sympy.sstr(sympy.factor(expr)).replace("sqrt(r)", "√r")
+    text = re.sub(r"\*\*\(?(-?\d+)\)?", lambda power: power[1].translate(_SUPERSCRIPTS), text)
+    return f"∝ {text.replace('**', '^').replace('*', '·')}"
+
+
+_SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def predicted_slope(rule: str, quantity: str, role: str, rs: Sequence[int], query_ratio: float = 1) -> float:
@@ -301,22 +311,19 @@ def _m_exponent(expr) -> float:
 
 
 WIDTH_PREDICTIONS = {
-    ("act_rms", "query"): "step 0: the input LN(x) has Θ(1) entries, so q ∝ σ_Q·√n",
-    ("act_rms", "key"): "step 0: k ∝ σ_K·√n",
-    ("act_rms", "value"): "step 0: v ∝ σ_V·√n",
+    ("act_rms", "query"): r"step 0: the input LN(x) has Θ(1) entries, so $q \propto \sigma_Q\sqrt{n}$",
+    ("act_rms", "key"): r"step 0: $k \propto \sigma_K\sqrt{n}$",
+    ("act_rms", "value"): r"step 0: $v \propto \sigma_V\sqrt{n}$",
     ("act_rms", "mlp_in"): "step 0: ∝ σ·√n",
-    ("act_rms", "attn_out"): "step 0: W_O (σ·√n) applied to a mix of values",
-    ("act_rms", "mlp_out"): "step 0: W_down (σ·√(4n)) applied to GELU of mlp_in",
+    ("act_rms", "attn_out"): "step 0: $W_O$ (σ·√n) applied to a mix of values",
+    ("act_rms", "mlp_out"): r"step 0: $W_{\text{down}}$ (σ·√(4n)) applied to GELU of the MLP input",
     ("act_rms", "attn_logits"): "step 0: q·k sums d independent products (√d) times the scale",
     ("act_rms", "unembedding"): "step 0: σ·√n times the logit multiplier",
-    ("dw_norm", "query"): "an Adam step has natural norm ∝ η·n_in",
-    ("dw_norm", "key"): "an Adam step has natural norm ∝ η·n_in",
-    ("dw_norm", "value"): "an Adam step has natural norm ∝ η·n_in",
-    ("dw_norm", "attn_out"): "an Adam step has natural norm ∝ η·n_in",
-    ("dw_norm", "mlp_in"): "an Adam step has natural norm ∝ η·n_in",
-    ("dw_norm", "mlp_out"): "an Adam step has natural norm ∝ η·n_in",
+    **{("dw_norm", role): r"an Adam step has natural norm $\propto \eta\, n_{\text{in}}$"
+       for role in ("query", "key", "value", "attn_out", "mlp_in", "mlp_out")},
 }
-"""The width predictions :func:`predicted_width_slope` makes, with the reason for each."""
+"""The width predictions :func:`predicted_width_slope` makes, with the reason for each (Markdown with MyST math,
+for the book's table)."""
 
 
 def predicted_width_slope(parameterization: str, quantity: str, role: str) -> float:
@@ -349,12 +356,52 @@ def predicted_width_slope(parameterization: str, quantity: str, role: str) -> fl
 # ----------------------------------------------------------------------------- figures and views
 
 KV_PANELS = (("own_change_vs_query", "key", 1, "per-coordinate change of k ÷ of q"),
-             ("rel_update_vs_query", "key⊕", 1, "spectral relative update, K⊕ ÷ W_Q"),
-             ("norm_vs_query", "key⊕", 0, "spectral norm, ‖K⊕‖ ÷ ‖W_Q‖"),
-             ("loss_share_vs_query", "key", 1, "loss share of the update, W_K ÷ W_Q"),
+             ("rel_update_vs_query", "key⊕", 1, r"spectral relative update, $K_\oplus \div W_Q$"),
+             ("norm_vs_query", "key⊕", 0, r"spectral norm, $\|K_\oplus\| \div \|W_Q\|$"),
+             ("loss_share_vs_query", "key", 1, r"loss share of the update, $W_K \div W_Q$"),
              ("act_rms", "key", 0, "RMS of the keys"))
 """The panels of :func:`plot_kv_patterns`: ``(quantity, role, step, title)``, the title in a reader's words
-(:func:`kv_panel_title` adds the step)."""
+(:func:`kv_panel_title` adds the step), its math mathtext in the figure and HTML in :func:`kv_heads_view`
+(:func:`gqa_mup_ref.widgets.math_html`)."""
+
+
+QUANTITY_NAMES = {
+    "act_rms": "activation RMS",
+    "dw_norm": "‖ΔW‖",
+    "own_change": "own change",
+    "own_change_vs_query": "own change ÷ $W_Q$'s",
+    "rel_update_vs_query": "relative update ÷ $W_Q$'s",
+    "loss_share_vs_query": "loss share ÷ $W_Q$'s",
+    "norm_vs_query": "spectral norm ÷ $W_Q$'s",
+}
+"""The book's tables' names for the quantities of :data:`~gqa_mup_ref.coord_quantities.QUANTITIES` (Markdown with
+MyST math); the data keep theirs."""
+
+ROLE_NAMES = {
+    "attn_logits": "attention logits",
+    "attn_out": "attention output",
+    "mlp_in": "MLP input",
+    "mlp_out": "MLP output",
+    "token_embedding": "token embedding",
+    "position_embedding": "position embedding",
+    "key⊕": "K⊕",
+    "value⊕": "V⊕",
+}
+"""The book's tables' names for the roles whose data name is not a reader's word (``query``, ``key`` are)."""
+
+
+def quantity_name(quantity: str, step: int | None = None) -> str:
+    """A quantity as the tables name it: ``"activation RMS, init"``, ``"‖ΔW‖, step 3"``; without a step, the
+    quantity alone (:data:`QUANTITY_NAMES`, or the data name where it has none)."""
+    name = QUANTITY_NAMES.get(quantity, quantity)
+    if step is None:
+        return name
+    return f"{name}, init" if step == 0 else f"{name}, step {step}"
+
+
+def role_name(role: str) -> str:
+    """A role as the tables name it (:data:`ROLE_NAMES`, or the data name where it has none)."""
+    return ROLE_NAMES.get(role, role)
 
 
 def kv_panel_title(title: str, step: int, sep: str = "\n") -> str:
@@ -434,6 +481,8 @@ def kv_heads_view(rows: Sequence[Mapping], kv_heads: int, variants: Sequence[str
     """An HTML table for one ``H_kv``: each quantity measured (÷ r = 1) beside its prediction, per rule."""
     import ipywidgets as widgets
 
+    from .widgets import math_html
+
     n_head = next(row["n_head"] for row in rows)
     r_value = n_head // kv_heads
     head = "".join(f"<th>{v}<br>measured / predicted</th>" for v in variants)
@@ -445,7 +494,8 @@ def kv_heads_view(rows: Sequence[Mapping], kv_heads: int, variants: Sequence[str
             expr = predicted_pattern(prediction_rule(variant), quantity, role)
             got = measured.get(variant, {}).get(r_value, math.nan)
             cells.append(f"<td>{got:.2f} / {float(expr.subs(R_SYMBOL, r_value)):.2f}</td>")
-        body.append(f"<tr><td>{kv_panel_title(title, step, ', ')}<br><small>{role}</small></td>{''.join(cells)}</tr>")
-    html = (f"<b>H = {n_head}, H_kv = {kv_heads}, r = {r_value}</b> (values relative to r = 1)"
+        body.append(f"<tr><td>{math_html(kv_panel_title(title, step, ', '))}<br><small>{role}</small></td>"
+                    f"{''.join(cells)}</tr>")
+    html = (f"<b>H = {n_head}, H<sub>kv</sub> = {kv_heads}, r = {r_value}</b> (values relative to r = 1)"
             f"<table style='font-size:85%'><tr><th>quantity</th>{head}</tr>{''.join(body)}</table>")
     return widgets.HTML(html)

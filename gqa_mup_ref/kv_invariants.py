@@ -37,11 +37,14 @@ __all__ = [
 ]
 
 INVARIANTS = {
-    "coordinate": "per-coordinate change Δk/k ÷ Δq/q",
-    "spectral": "spectral relative update ‖ΔK⊕‖/‖K⊕‖ ÷ ‖ΔW_Q‖/‖W_Q‖",
-    "loss": "first-order loss decrease ⟨∇W_K, ΔW_K⟩ ÷ ⟨∇W_Q, ΔW_Q⟩",
+    "coordinate": r"per-coordinate change $\Delta k/k \div \Delta q/q$",
+    "spectral": (r"spectral relative update $\lVert\Delta K_\oplus\rVert/\lVert K_\oplus\rVert"
+                 r" \div \lVert\Delta W_Q\rVert/\lVert W_Q\rVert$"),
+    "loss": (r"first-order loss decrease $\langle\nabla W_K, \Delta W_K\rangle"
+             r" \div \langle\nabla W_Q, \Delta W_Q\rangle$"),
 }
-"""The three quantities a key/value rule may keep equal to the hidden layers' (name -> meaning)."""
+"""The three quantities a key/value rule may keep equal to the hidden layers' (name -> meaning, in Markdown with
+MyST math; a norm is ``\\lVert … \\rVert``, as a ``|`` would split a table's cell)."""
 
 _KINDS = ("query", "key", "value")
 _LABELS = {"query": "$W_Q$", "key": r"$K_\oplus$", "value": r"$V_\oplus$"}

@@ -452,8 +452,8 @@ def kv_view(n: int, kv_heads: int, n_head: int = 16, seed: int = 0):
         ("‖dense‖₂ (prediction 2)", f"{spectral_norm(dense):.2f}", "2.00"),
         ("corrected ‖K⊕‖₂ / c(r)", f"{corrected_spectral_norm(w_k, r):.2f}", "2.00"),
         ("typical gain K⊕ vs dense", f"{typical_gain(k_rep):.2f} vs {typical_gain(dense):.2f}", "1.00"),
-        ("relative update K⊕ / W_Q, μP", f"{mup['ratio']:.2f}", f"{mup['predicted']:.2f}"),
-        ("relative update K⊕ / W_Q, GQA-μP", f"{gqa['ratio']:.2f}", f"{gqa['predicted']:.2f}"),
+        ("relative update K⊕ / W<sub>Q</sub>, μP", f"{mup['ratio']:.2f}", f"{mup['predicted']:.2f}"),
+        ("relative update K⊕ / W<sub>Q</sub>, GQA-μP", f"{gqa['ratio']:.2f}", f"{gqa['predicted']:.2f}"),
     ]
     rows = "".join(f"<tr><td>{a}</td><td>{b}</td><td>{c}</td></tr>" for a, b, c in cells)
     table = ("<table style='font-size:85%'><tr><th></th><th>measured</th><th>predicted</th></tr>"

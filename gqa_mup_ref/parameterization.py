@@ -102,11 +102,12 @@ KV_FACTORS: dict[str, tuple[sympy.Expr, str]] = {
         "(√ρ + √r)/(√ρ + 1), i.e. (1 + √r)/2 when H·d = n: the repeated operator's norm excess (GQA-μP)",
     ),
     "alt": (2 * kv_repetition_factor(r, rho), "twice the GQA-μP factor, 1 + √r when H·d = n (an earlier variant)"),
-    "sqrt-r": (sympy.sqrt(r), "√r: the norm ratio of the repeated operator to W_K alone"),
+    "sqrt-r": (sympy.sqrt(r), "√r: the norm ratio of the repeated operator to $W_K$ alone"),
     "inv-sqrt-r": (1 / sympy.sqrt(r), "1/√r: an early rule that shrank the KV learning rate"),
     "r-sqrt-r": ((r + sympy.sqrt(r)) / 2, "(r + √r)/2: another candidate in the authors' code"),
 }
-"""Candidate key/value LR factors ``name -> (expression in r and ρ, description)``; all but ``alt`` are 1 at r = 1."""
+"""Candidate key/value LR factors ``name -> (expression in r and ρ, description)``; all but ``alt`` are 1 at r = 1.
+The descriptions are Markdown with MyST math (the book's tables show them)."""
 
 
 def kv_factor_value(name: str, r_value: float, query_ratio: float = 1.0) -> float:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from collections.abc import Callable, Sequence
 
 import ipywidgets as widgets
 
-__all__ = ["figure_widget", "precomputed_explorer"]
+__all__ = ["figure_widget", "precomputed_explorer", "math_html"]
 
 
 def figure_widget(fig, alt: str | None = None) -> widgets.Image | widgets.HTML:
@@ -77,3 +78,67 @@ def precomputed_explorer(
 
     views = stack(0, {})
     return widgets.VBox([widgets.HBox(list(sliders.values())), views])
+
+
+_MATH_SYMBOLS = {
+    "oplus": "⊕", "div": "÷", "|": "‖", "lVert": "‖", "rVert": "‖", "Delta": "Δ", "nabla": "∇",
+    "langle": "⟨", "rangle": "⟩", "cdot": "·", "times": "×", "propto": "∝", "sqrt": "√", "log": "log",
+    "sigma": "σ", "eta": "η", "mu": "μ", "rho": "ρ", ",": "\u2009", " ": " ",
+}
+"""The TeX commands :func:`math_html` knows, and the character each becomes."""
+
+
+def math_html(text: str) -> str:
+    """``text`` with its inline math (``$W_Q$``, ``$K_\\oplus$``, ``$H_{kv}$``, ``$2^{-6}$``) as HTML that needs no
+    MathJax: ``"loss share, $W_K \\div W_Q$"`` becomes ``"loss share, W<sub>K</sub> ÷ W<sub>Q</sub>"``.
+
+    For the HTML of widget views: the book's widgets are drawn after MathJax has typeset the page, so a
+    ``$…$`` there would show as typed, while the same label in a matplotlib figure is mathtext. Inside math,
+    ``_x`` and ``_{…}`` become ``<sub>``, ``^x`` and ``^{…}`` ``<sup>``, ``\\text{…}`` its text and the commands of
+    ``_MATH_SYMBOLS`` their characters, ``-`` a minus sign; spaces are kept. Everything else is HTML-escaped.
+    """
+    parts = re.split(r"(\$[^$]+\$)", text)
+    return "".join(_tex_html(part[1:-1], text) if i % 2 else html.escape(part, quote=False)
+                   for i, part in enumerate(parts))
+
+
+def _tex_html(tex: str, text: str) -> str:
+    out, i = [], 0
+    while i < len(tex):
+        char = tex[i]
+        if char in "_^":
+            group, i = _tex_group(tex, i + 1, text)
+            tag = "sub" if char == "_" else "sup"
+            out.append(f"<{tag}>{_tex_html(group, text)}</{tag}>")
+        elif char == "\\":
+            name = re.match(r"[A-Za-z]+|.", tex[i + 1:])[0]
+            i += 1 + len(name)
+            if name == "text":
+                group, i = _tex_group(tex, i, text)
+                out.append(html.escape(group, quote=False))
+            elif name in _MATH_SYMBOLS:
+                out.append(_MATH_SYMBOLS[name])
+            else:
+                raise ValueError(f"math_html does not know \\{name} (in {text!r}); write the character itself, "
+                                 f"or add the command to _MATH_SYMBOLS")
+        else:
+            out.append("" if char in "{}" else "−" if char == "-" else html.escape(char, quote=False))
+            i += 1
+    return "".join(out)
+
+
+def _tex_group(tex: str, i: int, text: str) -> tuple[str, int]:
+    """The argument at ``tex[i]`` (a ``{…}`` group, a command or one character) and the index after it."""
+    if i >= len(tex):
+        raise ValueError(f"a _ or ^ without an argument in {text!r}")
+    if tex[i] == "{":
+        depth = 0
+        for j in range(i, len(tex)):
+            depth += {"{": 1, "}": -1}.get(tex[j], 0)
+            if depth == 0:
+                return tex[i + 1:j], j + 1
+        raise ValueError(f"unbalanced braces in {text!r}")
+    if tex[i] == "\\":
+        name = re.match(r"[A-Za-z]+|.", tex[i + 1:])[0]
+        return tex[i:i + 1 + len(name)], i + 1 + len(name)
+    return tex[i], i + 1

@@ -8,8 +8,9 @@ import sympy
 import torch
 
 from gqa_mup_ref import equivalent_forms as ef
-from gqa_mup_ref.coordcheck import (coord_check, expected_patterns, fit_slope, flatness,
-                                    pattern_label, predicted_pattern, predicted_slope)
+from gqa_mup_ref.coordcheck import (KV_PANELS, coord_check, expected_patterns, fit_slope, flatness,
+                                    kv_heads_view, pattern_label, predicted_pattern, predicted_slope,
+                                    quantity_name, role_name)
 from gqa_mup_ref.parameterization import r as R
 from gqa_mup_ref.train import RunConfig, build
 
@@ -182,6 +183,22 @@ def test_predicted_slopes_and_labels():
     assert _at(predicted_pattern("inv-sqrt-r", "act_rms", "key"), 16) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="no prediction for quantity='w_norm'"):
         predicted_pattern("gqa", "w_norm", "key")
+
+
+def test_labels_show_powers_as_superscripts_and_the_tables_names():
+    # the early rule's value loss share: s²·(1+√r)²/… normalised, i.e. (√r + 1)²/(4r)
+    assert pattern_label(predicted_pattern("early", "loss_share_vs_query", "value")) == "∝ (√r + 1)²/(4·r)"
+    assert quantity_name("rel_update_vs_query", 1) == "relative update ÷ $W_Q$'s, step 1"
+    assert quantity_name("act_rms", 0) == "activation RMS, init" and quantity_name("w_norm") == "w_norm"
+    assert role_name("key⊕") == "K⊕" and role_name("query") == "query"
+
+
+def test_kv_heads_view_writes_its_math_as_html():
+    rows = [{"n_head": 4, "variant": "none", "quantity": q, "role": role, "step": step, "r": r, "value": 1.0}
+            for q, role, step, _ in KV_PANELS for r in (1, 4)]
+    html = kv_heads_view(rows, 1, ["none"]).value
+    assert "H<sub>kv</sub> = 1, r = 4" in html and "K<sub>⊕</sub> ÷ W<sub>Q</sub>" in html
+    assert "$" not in html and "_" not in html
 
 
 def test_fit_slope_recovers_a_power_law_and_refuses_bad_input():

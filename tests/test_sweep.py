@@ -454,3 +454,12 @@ def test_markdown_table_escapes_cells_and_right_aligns_numbers(capsys):
     assert analysis.markdown_table(intervals).splitlines()[1] == "|---:|---:|---|"  # an interval is a number
     analysis.display_table(rows, digits=3)  # outside IPython: the plain-text table, printed
     assert capsys.readouterr().out.strip() == analysis.format_table(rows, digits=3).strip()
+
+
+def test_markdown_table_passes_inline_math_through_and_escapes_the_rest():
+    from gqa_mup_ref import analysis
+
+    rows = [{"$W_Q$ random": "$2^{-6}$", "n_q": "costs $5", "norm": r"$|x|$ of a_b"}]
+    header, _, row = analysis.markdown_table(rows).splitlines()
+    assert header == "| $W_Q$ random | n\\_q | norm |"  # math as written, the rest escaped
+    assert row == "| $2^{-6}$ | costs \\$5 | $\\|x\\|$ of a\\_b |"  # a lone $ escaped; | escaped in math too

@@ -91,3 +91,14 @@ def test_empty_alt_text_is_refused():
     fig, _ = plt.subplots()
     with pytest.raises(ValueError, match="alt is empty"):
         figure_widget(fig, alt="  ")
+
+
+def test_math_html_writes_inline_math_as_html_subscripts_and_characters():
+    from gqa_mup_ref.widgets import math_html
+
+    assert math_html(r"loss share, $W_K \div W_Q$") == "loss share, W<sub>K</sub> ÷ W<sub>Q</sub>"
+    assert math_html(r"$\|K_\oplus\|$ & $H_{kv}$") == "‖K<sub>⊕</sub>‖ &amp; H<sub>kv</sub>"
+    assert math_html(r"at $2^{-6}$, $f_{\text{sqrt-r}}(r)$") == "at 2<sup>−6</sup>, f<sub>sqrt-r</sub>(r)"
+    assert math_html("no math, a<b") == "no math, a&lt;b"
+    with pytest.raises(ValueError, match=r"\\frac"):
+        math_html(r"$\frac{1}{2}$")
