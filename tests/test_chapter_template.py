@@ -5,8 +5,9 @@ learning objectives (a tip) and prerequisites (a note) at the top; the chapter's
 A chapter taught in two sessions (``_toc.yml``: a chapter with ``sections``) is an opening page and parts:
 the opening page holds the title, the opening prose, the two boxes and a link to each part, and no ``##``
 heading (one would take the number n.1 from the first part); each part is a notebook ``chNN_k_*`` that
-links back to the opening page and ends with its own ``## Checks`` (the claims it measured); the last part
-ends with the chapter's ``## Takeaways``, ``## Exercises`` and ``## Checks``."""
+links back to the opening page and ends with ``## Exercises`` on its own material and ``## Checks`` (the
+claims it measured), so a session's exercises run in the notebook that session reads; the last part also
+holds the chapter's ``## Takeaways``, before its exercises."""
 
 import re
 
@@ -70,8 +71,9 @@ def test_the_chapter_ends_with_takeaways_exercises_and_checks(chapter):
     assert _admonitions(takeaways) == [("Takeaways", "important")], last.name
     for part in earlier:
         headings = _headings(markdown(part))
-        assert headings[-1:] == ["Checks"], f"{part.name}: a part ends with the Checks of what it measured"
-        assert not {"Takeaways", "Exercises"} & set(headings), f"{part.name}: the chapter's end is in its last part"
+        assert headings[-2:] == ["Exercises", "Checks"], \
+            f"{part.name}: a part ends with exercises on its material and the Checks of what it measured"
+        assert "Takeaways" not in headings, f"{part.name}: the chapter's takeaways close its last part"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=_ids)
@@ -91,6 +93,8 @@ def test_the_exercises_are_numbered_objects_each_followed_by_its_solution(chapte
              for kind, target in re.findall(r"^:::\{(exercise|solution)\} ?(\S*)", text, flags=re.M)]
     expected = [step for label in exercises for step in ("exercise", label)]
     assert order == expected, f"{name}: each exercise must be followed by its own solution: {order}"
-    last = markdown(chapter.parts[-1])
-    section = last[last.index("\n## Exercises"):last.index("\n## Checks")]
-    assert section.count(":::{exercise}") == len(exercises), f"{name}: an exercise outside ## Exercises"
+    for part in chapter.parts:
+        text = markdown(part)
+        section = text[text.index("\n## Exercises"):text.index("\n## Checks")]
+        assert section.count(":::{exercise}") == text.count(":::{exercise}") > 0, \
+            f"{part.name}: an exercise outside its ## Exercises, or a part without exercises"
