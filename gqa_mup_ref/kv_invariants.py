@@ -44,7 +44,12 @@ INVARIANTS = {
              r" \div \langle\nabla W_Q, \Delta W_Q\rangle$"),
 }
 """The three quantities a key/value rule may keep equal to the hidden layers' (name -> meaning, in Markdown with
-MyST math; a norm is ``\\lVert … \\rVert``, as a ``|`` would split a table's cell)."""
+MyST math; a norm is ``\\lVert … \\rVert``, as a ``|`` would split a table's cell): ``coordinate``, the
+per-coordinate change of a key over a query's; ``spectral``, the spectral relative update of ``K⊕`` over
+``W_Q``'s; ``loss``, the first-order loss decrease of ``W_K`` over ``W_Q``'s.
+
+:meta hide-value:
+"""
 
 _KINDS = ("query", "key", "value")
 _LABELS = {"query": "$W_Q$", "key": r"$K_\oplus$", "value": r"$V_\oplus$"}

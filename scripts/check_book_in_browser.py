@@ -144,8 +144,10 @@ _WRAPPED_NUMBERS = """() => {
     if (!cell.getClientRects().length || !NUMBER.test(cell.textContent.trim())) continue;
     const range = document.createRange();
     range.selectNodeContents(cell);
-    const tops = [...range.getClientRects()].filter(r => r.width > 0).map(r => r.top);
-    if (tops.length && Math.max(...tops) - Math.min(...tops) > 4)
+    // two pieces are on different lines when one starts below the other's bottom; a raised exponent
+    // (2^{-6} typeset by MathJax) overlaps its base and is on the same line
+    const rects = [...range.getClientRects()].filter(r => r.width > 0 && r.height > 0);
+    if (rects.some(a => rects.some(b => b.top >= a.bottom - 1)))
       problems.push('a number breaks over two lines in a table cell: "' + cell.textContent.trim().slice(0, 40) + '"');
   }
   return problems.slice(0, 5);

@@ -9,7 +9,7 @@ instructor knows how many CPU minutes each lesson needs. Each notebook is execut
 
 
 Without arguments it times every ``book/*.ipynb``. Results of notebooks not named are kept, so the
-file can be updated one chapter at a time. Writes ``results/notebook_timings/timings.json`` (with the
+file can be updated one chapter at a time; rows of notebooks that no longer exist are dropped. Writes ``results/notebook_timings/timings.json`` (with the
 hardware, Python/torch versions, commit and load average at the start of each run) and ``timings.md``.
 """
 
@@ -100,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / "timings.json"
     results = json.loads(path.read_text()) if path.is_file() else {"notebooks": {}}
+    for key in ("notebooks", "notebooks_busy"):  # a notebook renamed or split since: its old row goes
+        results[key] = {name: row for name, row in results.get(key, {}).items() if (ROOT / "book" / name).is_file()}
     import torch
 
     from gqa_mup_ref.reproducibility import cpu_model

@@ -108,3 +108,27 @@ def test_the_sidebar_check_wants_a_part_numbered_with_its_chapter(tmp_path):
         problems = page.evaluate(checker._SIDEBAR_NUMBERS)
         browser.close()
     assert len(problems) == 2 and "numbered 2.1." in problems[0] and "numbered 2.2." in problems[1], problems
+
+
+def test_the_wrapped_number_check_tells_a_broken_line_from_a_raised_exponent():
+    """A number cell whose text runs onto a second line is reported; an exponent raised above its base (as
+    MathJax sets 2^{-6}) is on the same line and is not."""
+    checker = _checker()
+    chromium = checker.find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium binary (Debian: apt-get install chromium; or set $CHROMIUM)")
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extra")
+
+    def table(cell):
+        return f'<article><table><tr><td style="width: 3em; max-width: 3em">{cell}</td></tr></table></article>'
+
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=checker.CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.set_content(table('2<span style="vertical-align: 9px; font-size: 70%">−6</span>'))
+        raised = page.evaluate(checker._WRAPPED_NUMBERS)
+        page.set_content(table("+0.37 [−0.62, +0.17]"))
+        broken = page.evaluate(checker._WRAPPED_NUMBERS)
+        browser.close()
+    assert raised == [], raised
+    assert len(broken) == 1 and "+0.37" in broken[0], broken
