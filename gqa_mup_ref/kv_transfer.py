@@ -14,20 +14,29 @@ Two kinds of sweep answer it (see ``results/ch05_*``):
 
 Every fit is :func:`gqa_mup_ref.analysis.find_optimum` (a parabola in ``log₂`` around the argmin), one
 seed at a time, so the uncertainty is the spread over seeds (sd, and sem = sd/√n). Rows are those of
-:func:`gqa_mup_ref.analysis.tidy_rows`. Needs neither torch nor a results folder.
+:func:`gqa_mup_ref.analysis.tidy_rows`. Needs no torch; only :func:`stored_rows` and
+:func:`chapter_rows` read a results folder (the committed runs of :data:`SWEEPS`, which both parts of
+the chapter load through them). :func:`shift_rows` and :func:`shift_table` build Experiment 1's table.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
-from .analysis import _finite, _order, _spread, find_optimum
+from .analysis import _finite, _order, _spread, find_optimum, tidy_rows
 
 __all__ = [
     "SCANS",
     "PREDICTIONS",
+    "WINDOW",
+    "OTHER_WINDOW",
+    "ETA6",
+    "ETA7",
+    "SWEEPS",
     "parse_multipliers",
     "scan_rows",
     "per_seed_optima",
@@ -42,7 +51,12 @@ __all__ = [
     "transferred_loss_differences",
     "T_975",
     "confidence_interval",
+    "interval_text",
     "judge",
+    "shift_rows",
+    "shift_table",
+    "stored_rows",
+    "chapter_rows",
 ]
 
 SCANS: dict[str, tuple[str, ...]] = {
@@ -54,6 +68,38 @@ SCANS: dict[str, tuple[str, ...]] = {
 
 PREDICTIONS = ("none", "gqa", "sqrt-r")
 """The key/value factors of chapter 2's three invariants, in the order the tables show them."""
+
+WINDOW = 1
+"""The chapter's primary fit: each optimum is the parabola through the three grid points around the
+lowest (``window=1`` of :func:`gqa_mup_ref.analysis.find_optimum`)."""
+
+OTHER_WINDOW = 2
+"""The chapter's sensitivity check: the parabola through five grid points (``window=2``)."""
+
+ETA6 = "$2^{-6}$"
+"""The base LR of the key+value scan at the ``r = 1`` optimum, as the chapter's tables write it (MyST
+math for 2⁻⁶).
+
+:meta hide-value:
+"""
+
+ETA7 = "$2^{-7}$"
+"""The base LR of the key, value and key+value scans, as the chapter's tables write it (MyST math for
+2⁻⁷).
+
+:meta hide-value:
+"""
+
+SWEEPS: dict[str, tuple[str, ...]] = {
+    "small_lr": ("ch05_small_lr/sweep.toml",),
+    "scan6": ("ch05_small_mult_lr6/sweep.toml",),
+    "scan7": ("ch05_small_mult/sweep.toml", "ch05_small_mult/sweep_roles.toml"),
+    "pilot": ("ch05_wide_pilot/sweep.toml",),
+    "wide": ("ch05_wide/sweep.toml", "ch05_wide/sweep_low.toml"),
+}
+"""Chapter 5's experiments and their sweep files (relative to the results folder): the global-LR
+curves at ``d = 4``, the key+value scan at :data:`ETA6`, the key, value and key+value scans at
+:data:`ETA7`, the leverage pilot at ``d = 32`` and the global-LR curves at ``d = 32``."""
 
 
 def parse_multipliers(text: str | Mapping | None) -> dict[str, float]:
@@ -284,6 +330,13 @@ def confidence_interval(mean: float, sd: float, n: int) -> tuple[float, float]:
     return (mean - half, mean + half)
 
 
+def interval_text(mean: float, sd: float, n: int) -> str:
+    """:func:`confidence_interval` as a table cell, ``"[-0.12, +0.34]"``; ``"–"`` when there is none
+    (``n < 2`` or a value is not finite)."""
+    low, high = confidence_interval(mean, sd, n)
+    return f"[{low:+.2f}, {high:+.2f}]" if math.isfinite(low) else "–"
+
+
 def judge(mean: float, sd: float, n: int, predictions: Mapping[str, float]) -> dict:
     """Which predicted values a measured quantity (``mean``, ``sd`` over ``n`` seeds or pairs) rules
     out at 95 %: ``{"low", "high", "consistent": [names], "excluded": [names]}``.
@@ -297,6 +350,38 @@ def judge(mean: float, sd: float, n: int, predictions: Mapping[str, float]) -> d
     inside = [name for name, value in predictions.items() if low <= value <= high]
     return {"low": low, "high": high, "consistent": inside,
             "excluded": [name for name in predictions if name not in inside]}
+
+
+def shift_rows(rows: Sequence[Mapping], scan: str, label: str, window: int = WINDOW) -> list[dict]:
+    """Experiment 1's table rows for one scan: per ``r > 1``, the same-seed shift
+    ``log₂ μ*(r) − log₂ μ*(1)`` of :func:`multiplier_shifts` judged against the three predictions.
+
+    Each row: ``η`` (``label``, the scan's base LR), ``scan``, ``r``, ``shift``, ``sd``, ``pairs``,
+    ``95% interval`` (:func:`interval_text`), ``at edge`` and ``consistent with`` (the predictions
+    inside the interval, by :func:`judge`; no verdict when an optimum is at a grid edge), then the
+    hidden ``_verdict`` (:func:`judge`'s answer) and ``_row`` (the :func:`multiplier_shifts` row).
+    """
+    out = []
+    for s in multiplier_shifts(rows, scan, window=window):
+        if s["r"] == 1:
+            continue
+        verdict = judge(s["shift"], s["sd"], s["n_pairs"], {k: s[f"pred_{k}"] for k in PREDICTIONS})
+        consistent = ", ".join(verdict["consistent"]) or "none of the three"
+        out.append({
+            "η": label, "scan": scan, "r": s["r"], "shift": s["shift"], "sd": s["sd"],
+            "pairs": s["n_pairs"], "95% interval": interval_text(s["shift"], s["sd"], s["n_pairs"]),
+            "at edge": s["at_edge"],
+            "consistent with": "(edge: no verdict)" if s["at_edge"] else consistent,
+            "_verdict": verdict, "_row": s,
+        })
+    return out
+
+
+def shift_table(scan6: Sequence[Mapping], scan7: Sequence[Mapping], window: int = WINDOW) -> list[dict]:
+    """Experiment 1's whole table (:func:`shift_rows`): the key+value scans at :data:`ETA6` and
+    :data:`ETA7`, then the key and the value scans alone at :data:`ETA7`."""
+    return (shift_rows(scan6, "key+value", ETA6, window) + shift_rows(scan7, "key+value", ETA7, window)
+            + shift_rows(scan7, "key", ETA7, window) + shift_rows(scan7, "value", ETA7, window))
 
 
 def transfer_regret(rows: Sequence[Mapping], column: str = "kv_factor", reference_r: int = 1,
@@ -361,4 +446,35 @@ def transferred_loss_differences(rows: Sequence[Mapping], factor: str, baseline:
     for (r, seed, value) in sorted(at):
         if value == factor and (r, seed, baseline) in at:
             out.setdefault(r, {})[seed] = at[(r, seed, factor)] - at[(r, seed, baseline)]
+    return out
+
+
+def stored_rows(results: str | os.PathLike, *sweep_files: str) -> list[dict]:
+    """The committed runs of ``sweep_files`` (paths relative to ``results``) as
+    :func:`gqa_mup_ref.analysis.tidy_rows` rows; a run that two files share appears once.
+
+    Each file's runs are read from the folder its ``results`` setting names (next to the file).
+    """
+    from .runstore import load_records
+    from .sweep_config import load_sweep_config
+
+    rows: dict[str, dict] = {}
+    for name in sweep_files:
+        path = Path(results) / name
+        configs, settings = load_sweep_config(path)
+        for row in tidy_rows(load_records(path.parent / settings.get("results", "."), configs)):
+            rows[row["key"]] = row
+    return list(rows.values())
+
+
+def chapter_rows(results: str | os.PathLike) -> dict[str, list[dict]]:
+    """Every committed run of chapter 5, one list per experiment of :data:`SWEEPS` (:func:`stored_rows`).
+
+    The plain-μP run of the global-LR sweep at ``lr = 2⁻⁷`` is the ``μ = 1`` point of the scans at
+    :data:`ETA7` (the same configuration, so the same stored run): it is added to ``"scan7"``.
+    """
+    out = {name: stored_rows(results, *files) for name, files in SWEEPS.items()}
+    have = {row["key"] for row in out["scan7"]}
+    out["scan7"] += [row for row in out["small_lr"] if row["lr"] == 2**-7
+                     and row["kv_factor"] == "none" and row["key"] not in have]
     return out

@@ -198,3 +198,71 @@ def test_transferred_loss_differences_are_the_difference_of_regrets_against_the_
     assert all(abs(v - 0.1) < 1e-12 for v in got[8].values())
     regret = {g["kv_factor"]: g["mean"] for g in kt.transfer_regret(rows, against="any")}
     assert statistics.fmean(got[8].values()) == pytest.approx(regret["gqa"] - regret["none"])
+
+
+def test_interval_text_writes_the_student_t_interval_as_a_table_cell():
+    # n = 4: t(3) = 3.182, so 0.5 ± 3.182 · 1/√4 = 0.5 ± 1.591
+    assert kt.interval_text(0.5, 1.0, 4) == "[-1.09, +2.09]"
+    assert kt.interval_text(0.5, 1.0, 1) == "–" and kt.interval_text(math.nan, 1.0, 4) == "–"
+
+
+def test_shift_rows_judge_each_r_against_the_three_predictions():
+    # r = 1 best at log2 mu = 0; r = 4 at 0.9, 1.0, 1.1 (mean shift 1.0, sd 0.1 over three pairs);
+    # r = 16 beyond the grid's last point (x = 3), so at its edge.
+    rows = [row for seed, v in enumerate((0.9, 1.0, 1.1))
+            for row in _scan(1, seed, 0.0) + _scan(4, seed, v) + _scan(16, seed, 5.0)]
+    table = {s["r"]: s for s in kt.shift_rows(rows, "key+value", "η₀")}
+    assert sorted(table) == [4, 16]  # r = 1 is the reference, not a row
+    four = table[4]
+    assert (four["η"], four["scan"], four["pairs"]) == ("η₀", "key+value", 3)
+    assert four["shift"] == pytest.approx(1.0) and four["sd"] == pytest.approx(0.1)
+    # 1.0 ± 4.303 · 0.1/√3 = [0.75, 1.25]: holds log2 √4 = 1, not 0 (none) or log2 1.5 (gqa)
+    assert four["95% interval"] == "[+0.75, +1.25]"
+    assert four["consistent with"] == "sqrt-r" and not four["at edge"]
+    assert four["_verdict"]["excluded"] == ["none", "gqa"]
+    assert table[16]["at edge"] and table[16]["consistent with"] == "(edge: no verdict)"
+    order = [(kt.ETA6, "key+value"), (kt.ETA7, "key+value"), (kt.ETA7, "key"), (kt.ETA7, "value")]
+    assert [(s["η"], s["scan"], s["r"]) for s in kt.shift_table(rows, rows)] == [
+        (eta, scan, r) for eta, scan in order for r in (4, 16)]
+
+
+def _write_sweep(folder, name, lrs, multipliers=("",)):
+    """A sweep file (seeds 0 and 1 at each lr and multiplier) and its stored runs, with
+    val_loss = -log2(lr) / 10 + seed."""
+    from gqa_mup_ref import runstore, sweep
+    from gqa_mup_ref.train import RunResult
+
+    grid = ", ".join(f"{{lr = {lr}, lr_multipliers = {{{m}}}}}" for lr in lrs for m in multipliers)
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f'results = "runs"\nparameterization = "mup"\nwidth = 16\nbase_width = 16\n'
+                    f"kv_factor = \"none\"\nn_head = 4\nn_kv_head = 4\nsteps = 10\n[grid]\nseed = [0, 1]\n"
+                    f"setting = [{grid}]\n")
+    for config in sweep.load_sweep_config(path)[0]:
+        loss = -math.log2(config.lr) / 10 + config.seed
+        runstore.save_result(path.parent / "runs", RunResult(config, loss, loss, False, 10, 1.0))
+    return path
+
+
+def test_stored_rows_read_each_files_runs_once(tmp_path):
+    _write_sweep(tmp_path, "a/sweep.toml", [2**-6, 2**-7])
+    _write_sweep(tmp_path, "a/sweep_low.toml", [2**-7, 2**-8])  # shares its 2^-7 runs
+    rows = kt.stored_rows(tmp_path, "a/sweep.toml", "a/sweep_low.toml")
+    assert len(rows) == 6 and len({row["key"] for row in rows}) == 6
+    assert sorted((row["log2_lr"], row["seed"], row["val_loss"]) for row in rows) == [
+        (x, seed, -x / 10 + seed) for x in (-8, -7, -6) for seed in (0, 1)]
+
+
+def test_chapter_rows_add_the_lr_sweeps_plain_run_at_2_to_the_minus_7_to_the_scan(tmp_path, monkeypatch):
+    _write_sweep(tmp_path, "lr/sweep.toml", [2**-6, 2**-7])
+    _write_sweep(tmp_path, "mult/sweep.toml", [2**-7], multipliers=('key = 2.0, value = 2.0',))
+    monkeypatch.setattr(kt, "SWEEPS", {"small_lr": ("lr/sweep.toml",), "scan7": ("mult/sweep.toml",)})
+    rows = kt.chapter_rows(tmp_path)
+    assert len(rows["small_lr"]) == 4
+    # the two mu = 2 runs, then the two seeds' mu = 1 runs at 2^-7 from the LR sweep
+    assert sorted((row["lr_multipliers"], row["lr"]) for row in rows["scan7"]) == [
+        ("key=2,value=2", 2**-7)] * 2 + [("none", 2**-7)] * 2
+    # a scan that stored its own mu = 1 runs (the same runs) gets no second copy
+    _write_sweep(tmp_path, "both/sweep.toml", [2**-7], multipliers=("", "key = 2.0, value = 2.0"))
+    monkeypatch.setattr(kt, "SWEEPS", {"small_lr": ("lr/sweep.toml",), "scan7": ("both/sweep.toml",)})
+    assert len(kt.chapter_rows(tmp_path)["scan7"]) == 4
