@@ -14,7 +14,8 @@ changes ``δF_l`` are aligned and add like a sum of equal vectors,
 
 :func:`depth_probe` measures both sums in a real model, with the *coherence* ``‖Σ v_l‖ / √(Σ ‖v_l‖²)``
 (1 for orthogonal summands, ``√L`` for parallel ones), and records, per block, the size of the residual
-stream and of the block's contribution and its change after a few steps.
+stream and of the block's contribution and its change after a few steps. :func:`coherence_exponents`
+fits how both coherences grow with ``L``, over seeds, on the chapter's probe model (:func:`probe_config`).
 
 Weight decay. Decoupled AdamW updates ``W ← (1 − ηλ)·W − η·u`` (``u`` the Adam direction, entries of
 size ≲ 1). Without gradients the weight forgets its initialisation after ``≈ 1/(ηλ)`` steps (the
@@ -33,7 +34,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
 
 from .config import RunConfig
 from .sweep_config import expand_grid
@@ -45,7 +47,10 @@ __all__ = [
     "decay_config",
     "results_path",
     "coherence",
+    "probe_config",
     "depth_probe",
+    "coherence_exponents",
+    "mean_se",
     "gradient_rms_by_role",
     "decay_trajectory",
     "equilibrium_rms",
@@ -116,6 +121,15 @@ def coherence(summands) -> float:
     (a random walk, the sum grows like √L), ``√L`` when they are parallel and equal."""
     total = sum(v.double() for v in summands)
     return float(total.norm() / sum(v.double().square().sum() for v in summands).sqrt())
+
+
+def probe_config(depth: int, alpha: float, base_depth: int = 2, seed: int = 0,
+                 lr: float = 2**-6) -> RunConfig:
+    """The model Chapter 3 probes across depth: ``mup`` at width 64 (= its base width, so ``m = 1``),
+    4 query and 4 key/value heads, ``depth`` blocks on a proxy of ``base_depth``, residual multiplier
+    ``a_L = m_L^(−α)`` with ``m_L = depth/base_depth``, base learning rate ``lr`` (``2⁻⁶``)."""
+    return RunConfig(parameterization="mup", alpha=alpha, width=64, base_width=64, depth=depth,
+                     base_depth=base_depth, n_head=4, n_kv_head=4, lr=lr, seed=seed)
 
 
 def _rms(tensor) -> float:
@@ -198,6 +212,40 @@ def depth_probe(config: RunConfig, steps: int = 1, batch_seed: int = 1234) -> di
         "update_coherence": coherence(updates),
         "stream_update_rms": _rms(streams1[-1] - streams0[-1]),
     }
+
+
+def mean_se(values: Iterable[float]) -> tuple[float, float]:
+    """Mean and standard error ``s/√n`` of ``n ≥ 2`` values (seeds), ``s`` the sample standard
+    deviation (``n − 1`` in its denominator). The 95 % margin is ``T_975[n − 1] · se``
+    (:data:`gqa_mup_ref.kv_transfer.T_975`)."""
+    values = list(values)
+    if len(values) < 2:
+        raise ValueError(f"{len(values)} value(s): a standard error needs at least two; add seeds")
+    return statistics.fmean(values), statistics.stdev(values) / math.sqrt(len(values))
+
+
+def coherence_exponents(depths: Sequence[int], seeds: Iterable[int], alpha: float = 1.0,
+                        probes: Mapping[tuple[int, int], Mapping] | None = None
+                        ) -> dict[str, tuple[float, float]]:
+    """How the :func:`coherence` of the ``2L`` summands grows with depth, over seeds.
+
+    For each seed, the least-squares exponent ``s`` of ``coherence ∝ L^s`` over ``depths``
+    (:func:`gqa_mup_ref.coordcheck.fit_slope`), for the initial contributions (``"init"``) and for
+    their one-step changes (``"update"``) of :func:`depth_probe` on :func:`probe_config` ``(L, alpha,
+    seed=seed)``; returns ``{kind: (mean, se)}`` of those exponents over the seeds (:func:`mean_se`).
+    A random walk keeps the coherence at 1 (``s = 0``); a constant fraction of its maximum ``√(2L)``
+    gives ``s = ½``. ``probes`` maps ``(depth, seed)`` to probes already run, which are used as they are.
+    """
+    from .coordcheck import fit_slope
+
+    probes = dict(probes or {})
+    slopes: dict[str, list[float]] = {"init": [], "update": []}
+    for seed in seeds:
+        run = [probes[depth, seed] if (depth, seed) in probes
+               else depth_probe(probe_config(depth, alpha, seed=seed)) for depth in depths]
+        for kind, values in slopes.items():
+            values.append(fit_slope(list(depths), [p[f"{kind}_coherence"] for p in run]))
+    return {kind: mean_se(values) for kind, values in slopes.items()}
 
 
 def gradient_rms_by_role(config: RunConfig, batch_seed: int = 1234) -> dict[str, float]:

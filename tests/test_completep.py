@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from gqa_mup_ref import completep as cp
+from gqa_mup_ref.parameterization import get_parameterization
 
 
 def test_coherence_is_one_for_orthogonal_and_sqrt_count_for_equal_summands():
@@ -72,6 +73,43 @@ def test_decay_trajectory_learned_part_after_one_step_is_minus_eta_u():
     assert first["learned_rms"] == pytest.approx(first["lr"] * first["u_rms"], rel=1e-4)
     assert first["learned_natural"] == pytest.approx(first["rel_update"] * first["w_natural"], rel=1e-4)
     assert 0 < first["learned_share"] < 1 and first["decay_steps"] == pytest.approx(2**-6)
+
+
+def test_mean_se_is_the_mean_and_sample_sd_over_root_n():
+    mean, se = cp.mean_se(iter([1.0, 2.0, 3.0, 4.0]))  # sd = √(5/3): squares 2.25+0.25+0.25+2.25 over 3
+    assert mean == 2.5 and se == pytest.approx(math.sqrt(5 / 3) / 2)
+    with pytest.raises(ValueError, match="1 value"):
+        cp.mean_se([3.0])
+
+
+def test_probe_config_is_the_width_64_model_with_residual_multiplier_m_L_to_minus_alpha():
+    config = cp.probe_config(8, 0.5, seed=3)
+    assert (config.width, config.base_width, config.n_head, config.n_kv_head) == (64, 64, 4, 4)
+    assert (config.depth, config.base_depth, config.seed, config.lr) == (8, 2, 3, 2**-6)
+    rules = get_parameterization("mup", alpha=0.5).rules(config.shape)
+    assert rules.residual_multiplier == pytest.approx((8 / 2) ** -0.5)
+
+
+def test_coherence_exponents_average_the_per_seed_log_log_slopes(monkeypatch):
+    """Coherences L^0 (init) and 3·L^e_s (update) with e_s = 0.4, 0.5, 0.6 over seeds 0-2: the exponents
+    are 0 ± 0 and 0.5 ± 0.1/√3 (sample sd 0.1). Seed 0 comes from ``probes``; seeds 1-2 are probed."""
+    exponent = {0: 0.4, 1: 0.5, 2: 0.6}
+
+    def fake(config):
+        return {"init_coherence": 1.0, "update_coherence": 3.0 * config.depth ** exponent[config.seed]}
+
+    run = []
+
+    def probe(config):
+        run.append(config)
+        return fake(config)
+
+    monkeypatch.setattr(cp, "depth_probe", probe)
+    given = {(L, 0): fake(cp.probe_config(L, 1.0)) for L in (2, 4, 8)}
+    stats = cp.coherence_exponents([2, 4, 8], range(3), probes=given)
+    assert stats["init"] == pytest.approx((0.0, 0.0), abs=1e-12)
+    assert stats["update"] == pytest.approx((0.5, 0.1 / math.sqrt(3)))
+    assert sorted((c.depth, c.seed, c.alpha) for c in run) == [(L, s, 1.0) for L in (2, 4, 8) for s in (1, 2)]
 
 
 def _landscape_rows(shape_change: float, noise: float, seed: int = 0):
