@@ -24,6 +24,7 @@ __all__ = [
     "tidy_rows",
     "format_table",
     "markdown_table",
+    "INLINE_MATH",
     "HEADERS",
     "display_table",
     "seed_summary",
@@ -219,8 +220,10 @@ def _numeric(value: Any) -> bool:
     return isinstance(value, (int, float)) or (isinstance(value, str) and bool(_NUMBER_TEXT.match(value)))
 
 
-_MATH = re.compile(r"(\$[^$\n]+\$)")
-"""An inline-math span of a table cell: two ``$`` with text between them."""
+INLINE_MATH = re.compile(r"(\$(?=[^\s$])[^$\n]*?(?<=[^\s\\])\$(?!\d))")
+"""An inline-math span, as Pandoc and MyST's dollarmath read one: a ``$`` followed by a non-space, text on one
+line, and a ``$`` after a non-space and not before a digit; so ``$W_Q$`` and ``$2^{-6}$`` are math, and
+``costs $5 and $10`` is not. (Capturing: ``INLINE_MATH.split`` keeps the spans.)"""
 
 
 def _escape_markdown(text: str) -> str:
@@ -246,8 +249,8 @@ def markdown_table(rows: Sequence[Mapping], columns: Sequence[str] | None = None
             text = "nan" if math.isnan(value) else f"{value:.{digits}g}"
         else:
             text = "" if value is None else str(value)
-        return "".join(part.replace("|", "\\|") if _MATH.fullmatch(part) else _escape_markdown(part)
-                       for part in _MATH.split(text))
+        return "".join(part.replace("|", "\\|") if INLINE_MATH.fullmatch(part) else _escape_markdown(part)
+                       for part in INLINE_MATH.split(text))
 
     def missing(value: Any) -> bool:  # a cell with no value does not make its column text
         return value is None or (isinstance(value, str) and value.strip().lower() in ("", "–", "—", "-", "n/a"))

@@ -50,6 +50,7 @@ from .train import RunConfig, build, optimizer_step
 __all__ = [
     "QUANTITIES",
     "KV_QUANTITIES",
+    "QUANTITY_NAMES",
     "layer_role",
     "zero_queries",
     "measure_quantities",
@@ -63,6 +64,13 @@ QUANTITIES = ("act_rms", "dact_rms", "own_change", "w_norm", "dw_norm", "rel_upd
 
 KV_QUANTITIES = ("own_change_vs_query", "rel_update_vs_query", "norm_vs_query", "loss_share_vs_query")
 """The key/value invariants, each measured against the same block's ``W_Q``."""
+
+QUANTITY_NAMES = {"act_rms": "RMS of the output", "dact_rms": "RMS change of the output",
+                  "own_change": "own change", "w_norm": "‖W‖₂", "dw_norm": "‖ΔW‖₂", "rel_update": "‖ΔW‖₂ / ‖W‖₂",
+                  "own_change_vs_query": "own change ÷ $W_Q$'s", "rel_update_vs_query": "relative update ÷ $W_Q$'s",
+                  "norm_vs_query": "spectral norm ÷ $W_Q$'s", "loss_share_vs_query": "loss share ÷ $W_Q$'s"}
+"""Each of :data:`QUANTITIES` as a reader names it, in figures' axes and tables' rows alike (the ``$W_Q$`` is
+MyST math in a table and mathtext in a figure); the data keep their keys."""
 
 
 def layer_role(model: torch.nn.Module, name: str) -> str:

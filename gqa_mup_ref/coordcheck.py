@@ -40,6 +40,7 @@ import torch
 from .coord_quantities import (  # noqa: F401
     KV_QUANTITIES,
     QUANTITIES,
+    QUANTITY_NAMES,
     layer_role,
     measure_quantities,
     zero_queries,
@@ -64,7 +65,6 @@ __all__ = [
     "predicted_width_slope",
     "normalized_kv",
     "kv_panel_title",
-    "QUANTITY_NAMES",
     "ROLE_NAMES",
     "quantity_name",
     "role_name",
@@ -260,7 +260,8 @@ def pattern_label(expr: sympy.Expr) -> str:
     if expr == 1:
         return "flat"
     text = sympy.sstr(sympy.factor(expr)).replace("sqrt(r)", "√r")
-    text = re.sub(r"\*\*\(?(-?\d+)\)?", lambda power: power[1].translate(_SUPERSCRIPTS), text)
+    text = re.sub(r"\*\*(?:\((-?\d+)\)|(-?\d+))",  # integer powers only: r**(3/2) stays r^(3/2)
+                  lambda power: (power[1] or power[2]).translate(_SUPERSCRIPTS), text)
     return f"∝ {text.replace('**', '^').replace('*', '·')}"
 
 
@@ -365,18 +366,6 @@ KV_PANELS = (("own_change_vs_query", "key", 1, "per-coordinate change of k ÷ of
 (:func:`gqa_mup_ref.widgets.math_html`)."""
 
 
-QUANTITY_NAMES = {
-    "act_rms": "activation RMS",
-    "dw_norm": "‖ΔW‖",
-    "own_change": "own change",
-    "own_change_vs_query": "own change ÷ $W_Q$'s",
-    "rel_update_vs_query": "relative update ÷ $W_Q$'s",
-    "loss_share_vs_query": "loss share ÷ $W_Q$'s",
-    "norm_vs_query": "spectral norm ÷ $W_Q$'s",
-}
-"""The book's tables' names for the quantities of :data:`~gqa_mup_ref.coord_quantities.QUANTITIES` (Markdown with
-MyST math); the data keep theirs."""
-
 ROLE_NAMES = {
     "attn_logits": "attention logits",
     "attn_out": "attention output",
@@ -391,8 +380,8 @@ ROLE_NAMES = {
 
 
 def quantity_name(quantity: str, step: int | None = None) -> str:
-    """A quantity as the tables name it: ``"activation RMS, init"``, ``"‖ΔW‖, step 3"``; without a step, the
-    quantity alone (:data:`QUANTITY_NAMES`, or the data name where it has none)."""
+    """A quantity as the tables name it: ``"RMS of the output, init"``, ``"‖ΔW‖₂, step 3"``; without a step, the
+    quantity alone (:data:`~gqa_mup_ref.coord_quantities.QUANTITY_NAMES`, or the data name where it has none)."""
     name = QUANTITY_NAMES.get(quantity, quantity)
     if step is None:
         return name

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 # Chapter 5's decisive figure lives in its own module; `plots.plot_decisive` keeps working.
+from .coord_quantities import QUANTITY_NAMES  # noqa: F401  (a reader's name for each quantity, tables' too)
 from .decisive_figures import plot_decisive  # noqa: F401  (it imports this module's style when called)
 
 __all__ = [
@@ -24,7 +25,6 @@ __all__ = [
     "param_color",
     "param_label",
     "READER_NAMES",
-    "QUANTITY_NAMES",
     "HOLLOW_LABEL",
     "reader_label",
     "log_width_axis",
@@ -88,10 +88,6 @@ def book_style() -> dict:
 READER_NAMES = {"sp": "standard practice (SP)", "mup": "μP", "gqa-mup": "GQA-μP"}
 """Parameterizations as a figure's legend names them for a reader."""
 
-
-QUANTITY_NAMES = {"act_rms": "RMS of the output", "dact_rms": "RMS change of the output",
-                  "dw_norm": "‖ΔW‖₂", "w_norm": "‖W‖₂", "rel_update": "‖ΔW‖₂ / ‖W‖₂"}
-"""Coordinate-check quantities as a figure's axis names them for a reader."""
 
 
 HOLLOW_LABEL = "a seed's best at the grid's end"

@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 
 import ipywidgets as widgets
 
+from .analysis import INLINE_MATH
+
 __all__ = ["figure_widget", "precomputed_explorer", "math_html"]
 
 
@@ -97,7 +99,7 @@ def math_html(text: str) -> str:
     ``_x`` and ``_{…}`` become ``<sub>``, ``^x`` and ``^{…}`` ``<sup>``, ``\\text{…}`` its text and the commands of
     ``_MATH_SYMBOLS`` their characters, ``-`` a minus sign; spaces are kept. Everything else is HTML-escaped.
     """
-    parts = re.split(r"(\$[^$]+\$)", text)
+    parts = INLINE_MATH.split(text)  # math where MyST would see math (analysis.INLINE_MATH)
     return "".join(_tex_html(part[1:-1], text) if i % 2 else html.escape(part, quote=False)
                    for i, part in enumerate(parts))
 
@@ -140,5 +142,8 @@ def _tex_group(tex: str, i: int, text: str) -> tuple[str, int]:
         raise ValueError(f"unbalanced braces in {text!r}")
     if tex[i] == "\\":
         name = re.match(r"[A-Za-z]+|.", tex[i + 1:])[0]
-        return tex[i:i + 1 + len(name)], i + 1 + len(name)
+        end = i + 1 + len(name)
+        if name == "text":  # \text takes its {…} with it: H_\text{kv}
+            end = _tex_group(tex, end, text)[1]
+        return tex[i:end], end
     return tex[i], i + 1

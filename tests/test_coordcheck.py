@@ -189,7 +189,8 @@ def test_labels_show_powers_as_superscripts_and_the_tables_names():
     # the early rule's value loss share: s²·(1+√r)²/… normalised, i.e. (√r + 1)²/(4r)
     assert pattern_label(predicted_pattern("early", "loss_share_vs_query", "value")) == "∝ (√r + 1)²/(4·r)"
     assert quantity_name("rel_update_vs_query", 1) == "relative update ÷ $W_Q$'s, step 1"
-    assert quantity_name("act_rms", 0) == "activation RMS, init" and quantity_name("w_norm") == "w_norm"
+    assert quantity_name("act_rms", 0) == "RMS of the output, init" and quantity_name("w_norm", 3) == "‖W‖₂, step 3"
+    assert quantity_name("unnamed") == "unnamed"
     assert role_name("key⊕") == "K⊕" and role_name("query") == "query"
 
 
@@ -297,3 +298,12 @@ def test_shrink_kv_init_scales_keys_and_values_only():
     for name, w in model.kv_weights():
         assert torch.allclose(w, before[name] / (1 + math.sqrt(4)))
     assert torch.equal(model.blocks[0].attn.query.weight, query)
+
+
+def test_pattern_label_writes_integer_powers_as_superscripts_and_keeps_fractional_ones():
+    import sympy
+
+    r = sympy.Symbol("r", positive=True)
+    assert pattern_label(r**-2) == "∝ r⁻²"
+    assert pattern_label(r**sympy.Rational(3, 2)) == "∝ r^(3/2)"
+    assert pattern_label(r**sympy.Rational(1, 4)) == "∝ r^(1/4)"

@@ -463,3 +463,13 @@ def test_markdown_table_passes_inline_math_through_and_escapes_the_rest():
     header, _, row = analysis.markdown_table(rows).splitlines()
     assert header == "| $W_Q$ random | n\\_q | norm |"  # math as written, the rest escaped
     assert row == "| $2^{-6}$ | costs \\$5 | $\\|x\\|$ of a\\_b |"  # a lone $ escaped; | escaped in math too
+
+
+def test_two_dollar_amounts_in_a_cell_are_not_math():
+    """Pandoc's rule (analysis.INLINE_MATH): no space after the opening ``$`` or before the closing one, no digit
+    after it; ``$5 and $10`` is text, escaped, while ``$x$`` and ``$2^{-6}$`` stay math."""
+    from gqa_mup_ref import analysis
+
+    row = analysis.markdown_table([{"a": "costs $5 and $10", "b": "$x$ at $2^{-6}$"}]).splitlines()[2]
+    assert row == "| costs \\$5 and \\$10 | $x$ at $2^{-6}$ |"
+    assert analysis.INLINE_MATH.split("$ a $") == ["$ a $"]

@@ -18,9 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from gqa_mup_ref.analysis import INLINE_MATH
+
 BOOK = Path(__file__).resolve().parents[1] / "book"
-RAW = re.compile(r"\^[-{]?\d|\blog2\b|\bsqrt\(|(?<![\w\\])[A-Za-zα-ωΑ-Ω]_[A-Za-z0-9{]")
-"""Raw notation: a power typed as ``^`` (``2^-6``, ``)^2``), ``log2``, ``sqrt(``, a subscript typed as ``_`` after a
+RAW = re.compile(r"\^\{?[-−]?\d|\blog2\b|\bsqrt\(|(?<![\w\\])[A-Za-zα-ωΑ-Ω]_[A-Za-z0-9{\\]")
+"""Raw notation: a power typed as ``^`` (``2^-6``, ``2^{-6}``, ``)^2``), ``log2``, ``sqrt(``, a subscript typed as ``_`` after a
 single letter (``W_Q``, ``H_kv``, ``n_in``; ``mlp_in`` and ``log2_lr`` are names, not notation)."""
 GLUE_ROLE = re.compile(r"\{glue(?::(text|md))?\}`([^`]+)`")
 
@@ -131,7 +133,12 @@ def shown_cells(notebook: dict) -> list[tuple[str, str]]:
 def raw_notation(notebook: dict) -> list[str]:
     """``"where: row"`` for each shown table row or cell with raw notation (each once)."""
     return list(dict.fromkeys(f"{where}: {text.strip()}" for where, text in shown_cells(notebook)
-                              if RAW.search(text)))
+                              if RAW.search(text) or (_in_html(where) and INLINE_MATH.search(text))))
+
+
+def _in_html(where: str) -> bool:
+    """An HTML output or a widget view: no MathJax typesets it, so any ``$…$`` there shows as typed."""
+    return "HTML" in where or where.startswith("widget")
 
 
 def _notebook(cells: list[dict], widget_html: str | None = None) -> dict:
@@ -160,6 +167,10 @@ def test_the_scanner_catches_raw_cells_and_ignores_math_and_code():
     # no MathJax in a widget view: math there shows as typed
     assert raw_notation(_notebook([], "<table><tr><td>$W_Q$</td><td>K⊕ / W<sub>Q</sub></td></tr></table>")) == [
         "widget view: $W_Q$"]
+    assert raw_notation(_notebook([], "<table><tr><td>$2^{-6}$</td><td>$\\|K_\\oplus\\|$</td></tr></table>")) == [
+        "widget view: $2^{-6}$", "widget view: $\\|K_\\oplus\\|$"]
+    braced = _code({"output_type": "display_data", "data": {"text/markdown": "| at 2^{-6} | x |\n|---|---|\n"}})
+    assert raw_notation(_notebook([braced])) == ["cell 0 output: | at 2^{-6} | x |"]
     glue = _code({"output_type": "display_data", "metadata": {"scrapbook": {"name": "eta"}},
                   "data": {"application/papermill.record/text/plain": "'2^-7'"}})
     text = {"cell_type": "markdown", "source": ["| at {glue:text}`eta` | $W_Q$ |\n|---|---|\n"]}

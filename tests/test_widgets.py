@@ -102,3 +102,11 @@ def test_math_html_writes_inline_math_as_html_subscripts_and_characters():
     assert math_html("no math, a<b") == "no math, a&lt;b"
     with pytest.raises(ValueError, match=r"\\frac"):
         math_html(r"$\frac{1}{2}$")
+
+
+def test_math_html_reads_math_where_myst_would():
+    """``\\text`` right after ``_`` keeps its argument; dollar amounts are not math (analysis.INLINE_MATH)."""
+    from gqa_mup_ref.widgets import math_html
+
+    assert math_html(r"$H_\text{kv}$ heads") == "H<sub>kv</sub> heads"
+    assert math_html("costs $5 and $10") == "costs $5 and $10"
