@@ -39,8 +39,8 @@ class Chapter:
         return self.opening.stem
 
 
-def _page(entry: str) -> Path:
-    stem = ROOT / entry
+def _page(entry: str, root: Path = ROOT) -> Path:
+    stem = root / entry
     found = [stem.with_suffix(suffix) for suffix in (".ipynb", ".md") if stem.with_suffix(suffix).is_file()]
     if len(found) != 1:
         raise FileNotFoundError(f"_toc.yml lists {entry!r}: expected one of {entry}.ipynb or {entry}.md, "
@@ -56,7 +56,7 @@ def chapters(root: Path = ROOT) -> list[Chapter]:
     for entry in numbered["chapters"]:
         pages = [entry["file"]] + [section["file"] for section in entry.get("sections", [])]
         number = int(re.match(r"book/ch(\d+)_", entry["file"]).group(1))
-        found.append(Chapter(number, tuple(_page(page) for page in pages)))
+        found.append(Chapter(number, tuple(_page(page, root) for page in pages)))
     return found
 
 

@@ -83,12 +83,15 @@ def test_rule_tables_link_each_role_to_its_api_reference_entry(built_book):
     api = (built_book / "book" / "api_reference.html").read_text(encoding="utf-8")
     link = re.compile(r'<a class="reference internal" href="api_reference\.html#([\w.]+)"[^>]*>'
                       r'<span class="[^"]*">([a-z_]+)</span></a>')
-    for path in sorted((built_book / "book").glob("ch*.html")):
+    with_tables = {"ch01_spectral_feature_learning", "ch02_1_repeated_operator", "ch03_2_rules_and_decay",
+                   "ch04_1_the_groups"}
+    pages = sorted((built_book / "book").glob("ch*.html"))
+    assert with_tables <= {path.stem for path in pages}, "a page with rule tables was renamed: update this test"
+    for path in pages:
         found = {(role, target) for target, role in link.findall(path.read_text(encoding="utf-8"))}
         for _, target in found:
             assert f'id="{target}"' in api, f"{path.name} links to {target}, which api_reference.html lacks"
-        if path.stem in ("ch01_spectral_feature_learning", "ch02_1_repeated_operator", "ch03_2_rules_and_decay",
-                         "ch04_1_the_groups"):
+        if path.stem in with_tables:
             assert found == {(role, rule_target(role)) for role in ROLES}, path.name
 
 
