@@ -74,7 +74,7 @@ def plot_branch_sums(probes: Sequence[dict]):
         depths = sorted({p["depth"] for p in probes})
         axes[2].plot(depths, [1 / math.sqrt(2 * L) for L in depths], ":", color="grey",
                      label="orthogonal (1/√(2L))")
-        titles = ["init: RMS of Σ a_L·F_l", "one step: RMS of Σ a_L·δF_l",
+        titles = [r"init: RMS of $\Sigma_l\, a_L F_l$", r"one step: RMS of $\Sigma_l\, a_L\,\delta F_l$",
                   "coherence / √(2L):\nupdates (—), init (- -)"]
         for ax, title in zip(axes, titles):
             _depth_axes(ax, depths, title)
@@ -101,10 +101,10 @@ def plot_decay_trajectories(trajectories: dict):
             axes[1].plot(x, [equilibrium_rms(r["lr"], r["weight_decay"], r["u_rms"]) for r in rows],
                          "--", color=color, lw=1)
             axes[2].plot(x, [r["rel_update"] for r in rows], "-", color=color, lw=1)
-        titles = ["natural spectral norm of W_in", "RMS entry\n(dashed: √(η/2λ)·rms(u))",
+        titles = [r"natural spectral norm of $W_{in}$", "RMS entry\n(dashed: √(η/2λ)·rms(u))",
                   "per-step relative update\nη‖u‖₂/‖W‖₂"]
         for ax, title in zip(axes, titles):
-            ax.set_xlabel("decay timescales, Σ η_t·λ")
+            ax.set_xlabel(r"decay timescales, $\Sigma_t\, \eta_t\lambda$")
             ax.set_yscale("log")
             ax.set_title(title)
         spare.legend(*axes[0].get_legend_handles_labels(), loc="center")
@@ -175,9 +175,9 @@ def depth_view(probe: dict):
     with plt.rc_context(book_style()):
         fig, axes = plt.subplots(1, 2, figsize=(6.7, 3.1), layout="constrained")
         axes[0].plot(index, [b["stream_rms"] for b in blocks], "o-", color=PALETTE[0],
-                     label="stream x_l at init")
+                     label="stream $x_l$ at init")
         axes[0].plot(index, [b["branch_rms"] for b in blocks], "s-", color=PALETTE[1],
-                     label="branch a_L·F_l at init")
+                     label="branch $a_L F_l$ at init")
         axes[0].plot(index, [b["dbranch_rms"] for b in blocks], "^-", color=PALETTE[2],
                      label="its one-step change")
         axes[0].set_yscale("log")
@@ -188,8 +188,8 @@ def depth_view(probe: dict):
         axes[1].bar(index, [b["rel_update"] for b in blocks], color=PALETTE[3])
         axes[1].set_ylim(0, 4)
         axes[1].set_xlabel("block l")
-        axes[1].set_ylabel("‖ΔW_in‖₂ / ‖W_in‖₂")
-        fig.suptitle(f"L = {probe['depth']}, α = {probe['alpha']:g}, a_L = "
+        axes[1].set_ylabel(r"$\|\Delta W_{in}\|_2 / \|W_{in}\|_2$")
+        fig.suptitle(f"$L$ = {probe['depth']}, α = {probe['alpha']:g}, $a_L$ = "
                      f"{probe['residual_multiplier']:.3g}: Σ init {probe['init_sum_rms']:.3f}, "
                      f"Σ update {probe['update_sum_rms']:.3f}")
     alt = (f"Depth L = {probe['depth']}, alpha = {probe['alpha']:g}: per block, the RMS of the residual "
@@ -206,8 +206,8 @@ def plot_depth_coord_check(summary: Sequence[dict], steps: Sequence[int] = (1,))
     from .plots import book_style
 
     colors = _alpha_colors(r["alpha"] for r in summary)
-    names = [("stream_rms", "stream x_L at init"), ("stream_update_rms", "change of x_L"),
-             ("branch_update_rms", "change of a branch F_l (before a_L)"),
+    names = [("stream_rms", "stream $x_L$ at init"), ("stream_update_rms", "change of $x_L$"),
+             ("branch_update_rms", "change of a branch $F_l$ (before $a_L$)"),
              ("rel_update", "‖ΔW‖₂/‖W₀‖₂, hidden")]
     depths = sorted({r["depth"] for r in summary})
     with plt.rc_context(book_style()):

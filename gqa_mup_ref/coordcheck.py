@@ -455,7 +455,7 @@ def plot_kv_patterns(rows: Sequence[Mapping], variants: Sequence[str], panels=KV
             ax.set_yscale("log", base=2)
             ax.set_xticks([1, 2, 4, 8, 16], ["1", "2", "4", "8", "16"])
             ax.set_title(kv_panel_title(title, step), fontsize=10)
-            ax.set_xlabel("r = H / H_kv")
+            ax.set_xlabel("$r = H / H_{kv}$")
         for ax in grid[:, 0]:
             ax.set_ylabel("value / value at r = 1")
         spare = axes[len(panels):]

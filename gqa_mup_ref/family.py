@@ -303,9 +303,14 @@ def measured_slopes(rows: Sequence[Mapping]) -> dict[tuple, list[float]]:
 
 PANELS = (("own_change", "key", 1, "keys' own change Δk/k"),
           ("own_change_vs_query", "key", 1, "Δk/k ÷ Δq/q"),
-          ("rel_update_vs_query", "key⊕", 1, "‖ΔK⊕‖/‖K⊕‖ ÷ W_Q's"),
-          ("loss_share_vs_query", "key", 1, "loss share ÷ W_Q's"))
-"""Panels of :func:`plot_family`: ``(quantity, role, step, title)``."""
+          ("rel_update_vs_query", "key⊕", 1, r"$\|\Delta K_\oplus\|/\|K_\oplus\|$ ÷ $W_Q$'s"),
+          ("loss_share_vs_query", "key", 1, "loss share ÷ $W_Q$'s"))
+"""Panels of :func:`plot_family`: ``(quantity, role, step, title)``, the title in mathtext: the keys' own
+change, it over the queries', the spectral relative update of ``K⊕`` over ``W_Q``'s and the loss share over
+``W_Q``'s, each after step 1.
+
+:meta hide-value:
+"""
 
 
 def plot_family(rows: Sequence[Mapping], factors: Sequence[str], base_width: int, head_dim: int = 16,

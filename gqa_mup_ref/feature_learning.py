@@ -487,7 +487,7 @@ def layer_view(step: LayerStep, base_lr: float):
         f"<p style='font-size:90%'>natural ‖W‖₂ = {natural_spectral_norm(step.weight):.2f}, "
         f"natural ‖ΔW‖₂ = {natural_spectral_norm(step.update):.2f}, "
         f"stable rank of ΔW = {stable_rank(step.update):.1f}; "
-        f"SGD rule n_out/n_in = {rules['sgd_lr']:.3g}</p>"
+        f"SGD rule n<sub>out</sub>/n<sub>in</sub> = {rules['sgd_lr']:.3g}</p>"
     )
     alt = (f"Sorted singular values, log-log, of the {step.name} layer's initial weight ({n_out} x {n_in}) and of "
            "one Adam update, with dashed lines at the Bai-Yin edge of the weight and at the sign-update norm "

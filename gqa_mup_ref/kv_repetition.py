@@ -444,7 +444,7 @@ def kv_view(n: int, kv_heads: int, n_head: int = 16, seed: int = 0):
         ax.set_ylim(0, 1 + math.sqrt(n_head) + 0.3)
         ax.set_xlabel("index $i / n$")
         ax.set_ylabel("singular value $s_i$")
-        ax.set_title(f"n = {n}, H = {n_head}, H_kv = {kv_heads}, r = {r}")
+        ax.set_title(f"$n = {n},\\ H = {n_head},\\ H_{{kv}} = {kv_heads},\\ r = {r}$")
         ax.legend(fontsize=8, loc="upper right")
     mup, gqa = rank_one_update_ratios(n, n_head, r, ("none", "gqa"), seed=seed)
     cells = [

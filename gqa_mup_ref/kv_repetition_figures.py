@@ -46,7 +46,7 @@ def plot_gqa_diagram(n_head: int = 8, kv_heads: Sequence[int] = (8, 2, 1)):
                 ax.add_patch(plt.Rectangle((centre - width / 2, 0.05), width, 0.5,
                                            color=PALETTE[k % 8], alpha=0.6))
             name = "MHA" if r == 1 else "MQA" if n_kv == 1 else "GQA"
-            ax.set_title(f"{name}\nH = {n_head}, H_kv = {n_kv}, r = {r}", fontsize=9)
+            ax.set_title(f"{name}\n$H = {n_head},\\ H_{{kv}} = {n_kv},\\ r = {r}$", fontsize=9)
             ax.text(-0.6, 1.85, "queries", ha="right", va="center", fontsize=8)
             ax.text(-0.6, 0.3, "keys,\nvalues", ha="right", va="center", fontsize=8)
             ax.set_xlim(-2.6, n_head - 0.4)

@@ -466,7 +466,7 @@ def plot_shifts(rows: Sequence[Mapping], hue: str | None = None, value: str = "s
         ax.set_xscale("log", base=2)
         ax.set_xticks(_sorted_unique([1] + [row["r"] for row in rows]))
         ax.get_xaxis().set_major_formatter(__import__("matplotlib").ticker.ScalarFormatter())
-        ax.set_xlabel("r = H / H_kv")
+        ax.set_xlabel("$r = H / H_{kv}$")
         ax.set_ylabel(ylabel)
         hollow = any(row["at_edge"] for row in rows if _finite(row[value]))
         ax.legend(fontsize=8, title="bars: 95 % interval" + (f"; hollow: {HOLLOW_LABEL}" if hollow else ""),

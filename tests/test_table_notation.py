@@ -192,3 +192,59 @@ def test_no_table_shows_raw_notation(path):
 def test_no_table_of_a_markdown_page_shows_raw_notation(path):
     rows = [markdown_visible(row) for row in _table_rows(path.read_text(encoding="utf-8"))]
     assert not [row for row in rows if RAW.search(row)]
+
+
+def _figure_strings(path: Path) -> list[tuple[int, str]]:
+    """String literals of a module that can reach a figure or a widget: not docstrings, not error messages,
+    not names in code font (quoted or in backquotes)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            skip.add(id(body[0].value))  # a docstring
+        if isinstance(node, (ast.Raise, ast.Assert)) or (isinstance(node, ast.Call) and getattr(node.func, "attr", "")
+                                                          in ("warn", "ArgumentTypeError")):
+            skip |= {id(n) for n in ast.walk(node)}  # an error message names code as the user typed it
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            skip.add(id(node.value))  # an attribute's docstring
+        targets = [getattr(t, "id", None) for t in getattr(node, "targets", [getattr(node, "target", None)])]
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.keyword)) and {*targets, getattr(node, "arg", None)} & NOT_DRAWN:
+            skip |= {id(n) for n in ast.walk(node)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr) and id(node) not in skip:  # an f-string, its fields as 0
+            skip |= {id(n) for n in ast.walk(node)}
+            found.append((node.lineno, "".join(v.value if isinstance(v, ast.Constant) else "0" for v in node.values)))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
+            found.append((node.lineno, node.value))
+    return [(line, text) for line, text in found if " " in text]
+
+
+NOT_DRAWN = {"alt", "QUANTITIES"}
+"""Strings never drawn in a figure: alt text (read aloud, in words) and ``family.QUANTITIES`` (descriptions of
+the predictions' keys)."""
+
+
+FIGURE_MODULES = sorted(p for p in (BOOK.parent / "gqa_mup_ref").glob("*.py")
+                        if p.stem.endswith("_figures") or p.stem in ("plots", "coordcheck", "family", "kv_repetition",
+                                                                     "feature_learning", "widgets"))
+
+
+@pytest.mark.parametrize("path", FIGURE_MODULES, ids=lambda p: p.stem)
+def test_no_figure_label_is_raw_notation(path):
+    """Titles, axis labels and legends are drawn from these strings: mathtext (``$W_Q$``) or Unicode, not ``W_Q``
+    (quoted code names such as ``'n_kv_head'`` are fine)."""
+    raw = [f"{path.name}:{line}: {text!r}" for line, text in _figure_strings(path)
+           if RAW.search(re.sub(r"'[^']*'|`[^`]*`", " ", INLINE_MATH.sub(" ", text)))]
+    assert not raw, "\n".join(raw)
+
+
+def test_the_figure_label_scan_catches_a_raw_title(tmp_path):
+    module = tmp_path / "example_figures.py"
+    module.write_text('"""Doc with W_Q."""\ndef f(ax, n):\n    """Doc W_K."""\n    ax.set_title("change of x_L")\n'
+                      '    ax.set_xlabel("$r = H / H_{kv}$")\n    ax.set_ylabel(f"$n = {n},\\\\ H_{{kv}} = {n}$")\n'
+                      '    ax.text(0, 0, f"H_kv = {n} heads")\n    alt = "the keys W_K"\n'
+                      '    raise ValueError("bad n_kv_head value")\n')
+    assert [text for _, text in _figure_strings(module)
+            if RAW.search(INLINE_MATH.sub(" ", text))] == ["change of x_L", "H_kv = 0 heads"]
