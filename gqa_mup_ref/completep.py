@@ -34,9 +34,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import statistics
 from collections.abc import Iterable, Mapping, Sequence
 
+from .analysis import _spread
 from .config import RunConfig
 from .sweep_config import expand_grid
 
@@ -218,10 +218,10 @@ def mean_se(values: Iterable[float]) -> tuple[float, float]:
     """Mean and standard error ``s/√n`` of ``n ≥ 2`` values (seeds), ``s`` the sample standard
     deviation (``n − 1`` in its denominator). The 95 % margin is ``T_975[n − 1] · se``
     (:data:`gqa_mup_ref.kv_transfer.T_975`)."""
-    values = list(values)
-    if len(values) < 2:
-        raise ValueError(f"{len(values)} value(s): a standard error needs at least two; add seeds")
-    return statistics.fmean(values), statistics.stdev(values) / math.sqrt(len(values))
+    spread = _spread(list(values))  # the package's one mean/sd/sem (analysis), as seed_summary uses
+    if spread["n"] < 2:
+        raise ValueError(f"{spread['n']} value(s): a standard error needs at least two; add seeds")
+    return spread["mean"], spread["sem"]
 
 
 def coherence_exponents(depths: Sequence[int], seeds: Iterable[int], alpha: float = 1.0,

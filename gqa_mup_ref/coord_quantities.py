@@ -69,8 +69,10 @@ QUANTITY_NAMES = {"act_rms": "RMS of the output", "dact_rms": "RMS change of the
                   "own_change": "own change", "w_norm": "‖W‖₂", "dw_norm": "‖ΔW‖₂", "rel_update": "‖ΔW‖₂ / ‖W‖₂",
                   "own_change_vs_query": "own change ÷ $W_Q$'s", "rel_update_vs_query": "relative update ÷ $W_Q$'s",
                   "norm_vs_query": "spectral norm ÷ $W_Q$'s", "loss_share_vs_query": "loss share ÷ $W_Q$'s"}
-"""Each of :data:`QUANTITIES` as a reader names it, in figures' axes and tables' rows alike (the ``$W_Q$`` is
-MyST math in a table and mathtext in a figure); the data keep their keys."""
+"""Each of :data:`QUANTITIES` as a reader names it on a coordinate-check figure's axis
+(:func:`~gqa_mup_ref.plots.plot_coord_check`) and in chapter 4's tables (:func:`~gqa_mup_ref.coordcheck.quantity_name`);
+the ``$W_Q$`` is MyST math in a table, mathtext in a figure. The key/value panels' longer titles
+(``coordcheck.KV_PANELS``, ``family.PANELS``) say the same quantities in more words. The data keep their keys."""
 
 
 def layer_role(model: torch.nn.Module, name: str) -> str:
